@@ -1,0 +1,69 @@
+"""Command line: `nnlab release | fill | demo | dataset`."""
+import argparse
+import sys
+from datetime import datetime
+
+from .course import Course, CourseError
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="nnlab", description=__doc__)
+    parser.add_argument("--course", help="course folder (default: the one holding the current folder)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("release", help="build release/ and solutions/ from source/ with nbgrader")
+
+    fill = commands.add_parser("fill", help="make a submission from a file of function definitions")
+    fill.add_argument("functions", nargs="+",
+                      help="Python files defining graded functions (a later file overrides an earlier one)")
+    fill.add_argument("--student", required=True, help="student id")
+    fill.add_argument("--timestamp", type=_timestamp, help="submission time, e.g. '2026-11-20 14:00 UTC'")
+    fill.add_argument("--force", action="store_true", help="replace an existing submission")
+
+    commands.add_parser("demo", help="build the release, then fill and grade the demo class")
+
+    dataset = commands.add_parser("dataset", help="regenerate the course's dataset file")
+    dataset.add_argument("--seed", type=int, help="generator seed (default: the course's)")
+
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except CourseError as error:
+        print(f"nnlab {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args):
+    course = Course(args.course)
+    if args.command == "release":
+        from .release import build
+
+        build(course)
+    elif args.command == "fill":
+        from .fill import fill
+
+        names = fill(course, args.functions, args.student, args.timestamp, args.force)
+        print(f"{course.submission(args.student)}: filled {', '.join(names)}")
+    elif args.command == "demo":
+        from .demo import run_demo
+
+        run_demo(course)
+    elif args.command == "dataset":
+        from . import dataset
+
+        dataset.main([] if args.seed is None else ["--seed", str(args.seed)])
+    return 0
+
+
+def _timestamp(text):
+    from dateutil import parser as date_parser
+
+    try:
+        stamp = date_parser.parse(text)
+    except (ValueError, OverflowError) as error:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} ({error})")
+    return stamp if stamp.tzinfo else stamp.astimezone()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The course folder and nbgrader's own machinery, driven through its Python API."""
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import ASSIGNMENT
+
+
+class CourseError(Exception):
+    """A problem with the course folder or the command's input, reported without a traceback."""
+
+
+def find_root(start=None):
+    """The course root: the nearest folder, from `start` (default: cwd) upwards, holding
+    nbgrader_config.py."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file():
+            return folder
+    raise CourseError(f"no course folder (with nbgrader_config.py) at or above {here}")
+
+
+class Course:
+    """Paths of one nbgrader course folder."""
+
+    def __init__(self, root=None, assignment=ASSIGNMENT):
+        self.root = find_root(root)
+        self.assignment = assignment
+
+    def folder(self, kind):
+        """The assignment's folder under source/, release/, solutions/, autograded/, ..."""
+        return self.root / kind / self.assignment
+
+    def submission(self, student):
+        return self.root / "submitted" / student / self.assignment
+
+    def notebooks(self, kind="source"):
+        return sorted(self.folder(kind).glob("*.ipynb"))
+
+    def config(self):
+        """nbgrader's configuration as loaded from the course's nbgrader_config.py."""
+        from traitlets.config.loader import PyFileConfigLoader
+
+        return PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
+
+    def api(self):
+        from nbgrader.apps import NbGraderAPI
+
+        return NbGraderAPI(config=self.config())
+
+    def generate_release(self):
+        """`nbgrader generate_assignment`: student copies in release/."""
+        with self._in_root():
+            _check(self.api().generate_assignment(self.assignment, force=True), "generate_assignment")
+
+    def generate_solutions(self):
+        """`nbgrader generate_solution`: executed solution notebooks in solutions/."""
+        from nbgrader.converters import GenerateSolution
+        from nbgrader.coursedir import CourseDirectory
+        from nbgrader.utils import capture_log
+
+        config = self.config()
+        config.CourseDirectory.assignment_id = self.assignment
+        config.GenerateSolution.force = True
+        with self._in_root():
+            coursedir = CourseDirectory(config=config)
+            _check(capture_log(GenerateSolution(coursedir=coursedir, config=config)), "generate_solution")
+
+    def autograde(self, student):
+        """`nbgrader autograde` of one student; returns nbgrader's result dict."""
+        with self._in_root():
+            return self.api().autograde(self.assignment, student, force=True, create=True)
+
+    @contextmanager
+    def _in_root(self):
+        """nbgrader resolves some paths against the cwd, and needs alembic (next to this Python) on
+        PATH when it creates a gradebook."""
+        old_cwd, old_path = Path.cwd(), os.environ.get("PATH", "")
+        os.chdir(self.root)
+        os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + old_path
+        try:
+            yield
+        finally:
+            os.chdir(old_cwd)
+            os.environ["PATH"] = old_path
+
+
+def _check(result, step):
+    if not result.get("success"):
+        raise CourseError(f"nbgrader {step} failed:\n{result.get('error') or result.get('log')}")

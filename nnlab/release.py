@@ -1,0 +1,40 @@
+"""Building release/ and solutions/ from source/, and comparing notebooks up to volatile metadata."""
+import nbformat
+
+from .course import Course
+
+# Set by the kernel or nbclient on every run; says nothing about the content.
+VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled")
+
+
+def build(course: Course):
+    """Regenerate the student copies and the executed solutions with nbgrader."""
+    print(f"nbgrader generate_assignment {course.assignment} -> {course.folder('release')}")
+    course.generate_release()
+    print(f"nbgrader generate_solution {course.assignment} -> {course.folder('solutions')}")
+    course.generate_solutions()
+
+
+def comparable(path):
+    """A notebook as a plain structure without volatile metadata; images are reduced to their
+    presence, since their bytes depend on the font and PNG libraries of the machine."""
+    notebook = nbformat.read(path, as_version=4)
+    cells = []
+    for cell in notebook.cells:
+        metadata = {k: v for k, v in cell.metadata.items() if k not in VOLATILE_CELL_METADATA}
+        entry = {"type": cell.cell_type, "source": cell.source, "metadata": metadata}
+        if cell.cell_type == "code":
+            entry["outputs"] = [_output(o) for o in cell.outputs]
+        cells.append(entry)
+    return {"metadata": dict(notebook.metadata), "cells": cells}
+
+
+def _output(output):
+    output = dict(output)
+    data = dict(output.get("data", {}))
+    if "image/png" in data:
+        data["image/png"] = "<png>"
+    output["data"] = data
+    output.pop("execution_count", None)
+    output.pop("metadata", None)
+    return output

@@ -1,0 +1,124 @@
+"""Grading is fair: autograded by nbgrader, the solution gets full marks, the blank release none,
+every correct style full marks, and every bug loses exactly the points of its function's tests."""
+import nbformat
+import pytest
+
+from nnlab.course import CourseError
+from nnlab.demo import manifest
+from nnlab.fill import fill, graded_functions
+
+from conftest import REPO, copy_course
+
+STUDENTS = manifest()
+
+
+def lost(scores):
+    return sorted(cell for cell, (score, top) in scores.items() if score < top)
+
+
+def tests_of_each_function(course):
+    """{graded function: its test cells}: the test cells that follow it, up to the next one."""
+    owner, owned = None, {}
+    for path in course.notebooks("source"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution") and cell.cell_type == "code":
+                owner = meta["grade_id"]
+                owned[owner] = []
+            elif meta.get("grade") and cell.cell_type == "code" and owner:
+                owned[owner].append(meta["grade_id"])
+    return owned
+
+
+def test_solution_scores_full_marks(graded_class):
+    scores = graded_class["solution"]
+    assert len(scores) >= 14
+    assert lost(scores) == []
+
+
+def test_blank_release_scores_zero_everywhere(graded_class):
+    assert all(score == 0 for score, _ in graded_class["blank"].values())
+
+
+@pytest.mark.parametrize("student", STUDENTS, ids=lambda s: s["id"])
+def test_demo_student_loses_what_the_manifest_says(graded_class, student):
+    assert lost(graded_class[student["id"]]) == sorted(student["lost"])
+
+
+def test_at_least_five_correct_styles_get_full_marks(graded_class):
+    correct = [s["id"] for s in STUDENTS if s["id"].startswith("correct_")]
+    assert len(correct) >= 5
+    assert all(lost(graded_class[sid]) == [] for sid in correct)
+
+
+@pytest.mark.parametrize("student", [s for s in STUDENTS if s["id"].startswith("bug_")], ids=lambda s: s["id"])
+def test_a_bug_costs_only_its_own_function(built_course, graded_class, student):
+    """The bug file replaces one function; only that function's tests may lose points."""
+    owned = tests_of_each_function(built_course)
+    buggy = set()
+    for path in student["files"][1:]:
+        buggy |= {name for name in owned if f"def {name}(" in path.read_text()}
+    assert len(buggy) == 1
+    allowed = set(owned[buggy.pop()])
+    assert lost(graded_class[student["id"]]) and set(lost(graded_class[student["id"]])) <= allowed
+
+
+# ---------------------------------------------------------------- nnlab fill
+
+@pytest.fixture()
+def course(tmp_path):
+    return copy_course(tmp_path)
+
+
+def write(tmp_path, text, name="functions.py"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_fill_replaces_only_the_graded_cells_it_defines(course, tmp_path):
+    functions = write(tmp_path, "import numpy as np\n\nSCALE = 2\n\n\ndef helper(x):\n    return SCALE * x\n\n\n"
+                                "def compute_cost_with_regularization(A3, Y, parameters, lambd):\n"
+                                "    return helper(compute_cost(A3, Y))\n")
+    assert fill(course, [functions], "s1") == ["compute_cost_with_regularization"]
+    released = nbformat.read(course.folder("release") / "regularization.ipynb", as_version=4)
+    submitted = nbformat.read(course.submission("s1") / "regularization.ipynb", as_version=4)
+    changed = [a.metadata["nbgrader"]["grade_id"] for a, b in zip(released.cells, submitted.cells)
+               if a.source != b.source]
+    assert changed == ["compute_cost_with_regularization"]
+    source = graded_functions(submitted)["compute_cost_with_regularization"].source
+    assert source.index("import numpy") < source.index("SCALE = 2") < source.index("def helper") < source.index("def compute_cost_with")
+    assert (course.submission("s1") / "timestamp.txt").read_text().startswith("20")
+    assert (course.submission("s1") / "labkit" / "network.py").is_file()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("def compute_cost_with_regularization(A3, Y, parameters, lambd)\n    return 0\n", "syntax error"),
+    ("def compute_cost_with_regularisation(A3, Y, parameters, lambd):\n    return 0\n", "compute_cost_with_regularisation"),
+    ("x = 1\n", "defines none of the graded functions"),
+])
+def test_fill_rejects_bad_files_and_writes_nothing(course, tmp_path, text, message):
+    with pytest.raises(CourseError, match=message):
+        fill(course, [write(tmp_path, text)], "s2")
+    assert not (course.root / "submitted").exists()
+
+
+def test_fill_needs_a_release_and_keeps_existing_submissions(course, tmp_path):
+    functions = write(tmp_path, (REPO / "demo" / "students" / "correct_classic.py").read_text())
+    fill(course, [functions], "s3")
+    with pytest.raises(CourseError, match="exists already"):
+        fill(course, [functions], "s3")
+    fill(course, [functions], "s3", force=True)
+    for notebook in course.notebooks("release"):
+        notebook.unlink()
+    with pytest.raises(CourseError, match="no release notebooks"):
+        fill(course, [functions], "s4")
+    assert not course.submission("s4").exists()
+
+
+def test_fill_command_reports_errors_without_a_traceback(course, tmp_path, capsys):
+    from nnlab.cli import main
+
+    status = main(["--course", str(course.root), "fill", str(write(tmp_path, "def f(:\n")), "--student", "x"])
+    assert status == 2
+    assert "syntax error" in capsys.readouterr().err
