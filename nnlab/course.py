@@ -33,9 +33,11 @@ class Course:
         return self.root / kind / self.assignment
 
     def submission(self, student):
+        """submitted/<student>/<assignment>/"""
         return self.root / "submitted" / student / self.assignment
 
     def notebooks(self, kind="source"):
+        """The notebooks of the assignment's folder of this kind, sorted by name."""
         return sorted(self.folder(kind).glob("*.ipynb"))
 
     def config(self):
@@ -66,11 +68,6 @@ class Course:
         with self._in_root():
             coursedir = CourseDirectory(config=config)
             _check(capture_log(GenerateSolution(coursedir=coursedir, config=config)), "generate_solution")
-
-    def autograde(self, student):
-        """`nbgrader autograde` of one student; returns nbgrader's result dict."""
-        with self._in_root():
-            return self.api().autograde(self.assignment, student, force=True, create=True)
 
     @contextmanager
     def _in_root(self):

@@ -1,8 +1,8 @@
 """`nnlab demo`: build the release, then fill, autograde and export the demo class."""
-import time
 import tomllib
 from pathlib import Path
 
+from .autograde import autograde_students
 from .fill import fill
 from .grades import cell_scores, write_csv
 from .release import build
@@ -22,15 +22,11 @@ def manifest():
 def run_demo(course):
     build(course)
     students = manifest()
-    results = []
-    for number, student in enumerate(students, 1):
+    for student in students:
         fill(course, student["files"], student["id"], force=True)
-        started = time.perf_counter()
-        outcome = course.autograde(student["id"])
-        scores = cell_scores(course, student["id"]) if outcome["success"] else None
-        print(f"[{number}/{len(students)}] {student['id']}: "
-              f"{'graded' if scores is not None else 'FAILED'} in {time.perf_counter() - started:.1f} s")
-        results.append((student, scores))
+    outcomes = autograde_students(course, [s["id"] for s in students])
+    results = [(s, cell_scores(course, s["id"]) if outcomes[s["id"]].returncode == 0 else None)
+               for s in students]
     cells = sorted({cell for _, scores in results if scores for cell in scores})
     write_csv(course.root / "grades.csv", [(s["id"], scores) for s, scores in results], cells)
     print(f"\nwrote {course.root / 'grades.csv'}\n")

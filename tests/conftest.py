@@ -1,13 +1,11 @@
 """Shared fixtures: a scratch copy of the course, built and graded once per test session with the
 real nbgrader commands."""
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from nnlab.autograde import autograde_students, nbgrader_command
 from nnlab.course import Course
 from nnlab.demo import manifest
 from nnlab.fill import fill
@@ -19,11 +17,9 @@ SEED_DATA = SHARED / "seed-data" / "data.mat"
 COURSE_FILES = ("nbgrader_config.py", "source", "release", "solutions")
 
 
-def nbgrader(course_root, *args):
+def nbgrader(course, *args):
     """Run an `nbgrader` command in the course folder; fail the test with its log if it fails."""
-    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-    result = subprocess.run([Path(sys.executable).parent / "nbgrader", *args], cwd=course_root,
-                            env=env, capture_output=True, text=True)
+    result = nbgrader_command(course, *args)
     assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stderr[-3000:]}"
     return result
 
@@ -45,8 +41,8 @@ def built_course(tmp_path_factory):
     course = copy_course(tmp_path_factory.mktemp("course"))
     shutil.rmtree(course.root / "release")
     shutil.rmtree(course.root / "solutions")
-    nbgrader(course.root, "generate_assignment", course.assignment, "--force")
-    nbgrader(course.root, "generate_solution", course.assignment, "--force")
+    nbgrader(course, "generate_assignment", course.assignment, "--force")
+    nbgrader(course, "generate_solution", course.assignment, "--force")
     return course
 
 
@@ -61,6 +57,7 @@ def graded_class(built_course):
     solution = course.submission("solution")
     shutil.copytree(course.folder("source"), solution)
     (solution / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
-    nbgrader(course.root, "autograde", course.assignment)
     ids = [s["id"] for s in students] + ["solution"]
+    outcomes = autograde_students(course, ids, report=lambda line: None)
+    assert all(o.returncode == 0 for o in outcomes.values()), {s: o.stderr[-2000:] for s, o in outcomes.items() if o.returncode}
     return {student: cell_scores(course, student) for student in ids}

@@ -50,6 +50,14 @@ def numerical_parameter_gradients(cost_of, parameters, h=1e-5):
             for name, array in parameters.items()}
 
 
+def numerical_layer_gradients(forward, x, gamma, beta, dout, h=1e-5):
+    """Numerical (dx, dgamma, dbeta) of a layer out = forward(x, gamma, beta) for the upstream
+    gradient dout (the inputs are copied, never changed)."""
+    return (eval_numerical_gradient_array(lambda v: forward(v, gamma, beta), x.copy(), dout, h),
+            eval_numerical_gradient_array(lambda v: forward(x, v, beta), gamma.copy(), dout, h),
+            eval_numerical_gradient_array(lambda v: forward(x, gamma, v), beta.copy(), dout, h))
+
+
 def check_number(value, name):
     """`value` must be a real scalar (a Python or numpy number, or a size-1 array)."""
     if np.size(value) != 1 or not np.isrealobj(value):
@@ -101,6 +109,13 @@ def check_keys(mapping, keys, name):
         raise AssertionError(f"{name} lacks the keys {missing}")
 
 
+def check_arrays(mapping, shapes, name):
+    """`mapping` is a dict with an array of the given shape under every key of `shapes`."""
+    check_keys(mapping, list(shapes), name)
+    for key, shape in shapes.items():
+        check_shape(mapping[key], shape, f"{name}[{key!r}]")
+
+
 def report_match(actual, expected, name, tol=1e-7):
     """Say (without failing) whether a run reproduces the expected output of the lab."""
     same = np.shape(actual) == np.shape(expected) and rel_error(actual, expected) <= tol
@@ -114,10 +129,3 @@ def _short(a):
 
 def _hint(hint):
     return f"\nHint: {hint}" if hint else ""
-
-
-def check_arrays(mapping, shapes, name):
-    """`mapping` is a dict with an array of the given shape under every key of `shapes`."""
-    check_keys(mapping, list(shapes), name)
-    for key, shape in shapes.items():
-        check_shape(mapping[key], shape, f"{name}[{key!r}]")
