@@ -5,6 +5,8 @@ from .course import Course
 
 # Set by the kernel or nbclient on every run; says nothing about the content.
 VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled")
+# The tag of cells whose printed output is a time measurement, different at every run.
+TIMING_TAG = "timing"
 
 
 def build(course: Course):
@@ -17,20 +19,24 @@ def build(course: Course):
 
 def comparable(path):
     """A notebook as a plain structure without volatile metadata; images are reduced to their
-    presence, since their bytes depend on the font and PNG libraries of the machine."""
+    presence, since their bytes depend on the font and PNG libraries of the machine, and the text
+    printed by cells tagged "timing" to its presence."""
     notebook = nbformat.read(path, as_version=4)
     cells = []
     for cell in notebook.cells:
         metadata = {k: v for k, v in cell.metadata.items() if k not in VOLATILE_CELL_METADATA}
         entry = {"type": cell.cell_type, "source": cell.source, "metadata": metadata}
         if cell.cell_type == "code":
-            entry["outputs"] = [_output(o) for o in cell.outputs]
+            timing = TIMING_TAG in cell.metadata.get("tags", [])
+            entry["outputs"] = [_output(o, timing) for o in cell.outputs]
         cells.append(entry)
     return {"metadata": dict(notebook.metadata), "cells": cells}
 
 
-def _output(output):
+def _output(output, timing):
     output = dict(output)
+    if timing and "text" in output:
+        output["text"] = "<timing>"
     data = dict(output.get("data", {}))
     if "image/png" in data:
         data["image/png"] = "<png>"

@@ -1,7 +1,9 @@
-"""With the lab's original data file, the solution notebook reproduces the lab's figures
-(FIGURES.md) and still passes all its tests: expected values follow the dataset in use."""
+"""The solutions reproduce the lab's figures (FIGURES.md): part 1 with the lab's original data
+file, where all its tests still pass (expected values follow the dataset in use), and part 2; and
+the expected outputs shown to students are what the solutions print."""
 import re
 
+import nbformat
 import pytest
 
 from nnlab import notebooks
@@ -16,7 +18,7 @@ LAB_FIGURES = {
     "train_dropout": ("0.9289099526066351", "0.95", (0.6543912405149825, 0.06101698657490, 0.06058243579851)),
 }
 
-pytestmark = pytest.mark.skipif(not SEED_DATA.is_file(), reason=f"the lab's data file {SEED_DATA} is absent")
+SKIP_WITHOUT_SEED = pytest.mark.skipif(not SEED_DATA.is_file(), reason=f"the lab's data file {SEED_DATA} is absent")
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +27,14 @@ def executed():
     return notebooks.execute(path, env={"NNLAB_DATASET": str(SEED_DATA)})
 
 
+@SKIP_WITHOUT_SEED
 def test_all_cells_run_and_all_tests_pass(executed):
     assert notebooks.errors(executed) == {}
     tests = [c for c in executed.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
     assert tests and all("Test passed." in notebooks.text_output(c) for c in tests)
 
 
+@SKIP_WITHOUT_SEED
 @pytest.mark.parametrize("cell_id", LAB_FIGURES)
 def test_accuracies_exact_and_costs_within_1e9(executed, cell_id):
     train, test, costs = LAB_FIGURES[cell_id]
@@ -40,3 +44,50 @@ def test_accuracies_exact_and_costs_within_1e9(executed, cell_id):
     assert len(printed) == 3
     # FIGURES.md quotes some costs to 11-16 digits: truncation stays far below the 1e-9 bound
     assert all(abs(value - expected) < 1e-9 for value, expected in zip(printed, costs))
+
+
+# FIGURES.md, part 2: what the executed solution of batchnorm.ipynb prints
+BATCHNORM_FIGURES = {
+    "check_forward_train": [
+        "  means: [ -2.3814598  -13.18038246   1.91780462]",
+        "  stds:  [27.18502186 34.21455511 37.68611762]",
+        "  stds:  [0.99999999 1.         1.        ]",
+        "  means: [11. 12. 13.]",
+        "  stds:  [0.99999999 1.99999999 2.99999999]",
+    ],
+    "check_forward_test": [
+        "  means: [-0.03927354 -0.04349152 -0.10452688]",
+        "  stds:  [1.01531428 1.01238373 0.97819988]",
+    ],
+    "check_backward": [
+        "dx error:      1.7029261167605239e-09",
+        "dgamma error:  7.420414216247087e-13",
+        "dbeta error:   2.8795057655839487e-12",
+    ],
+    "compare_backward": ["dgamma difference:  0.0", "dbeta difference:   0.0"],
+}
+
+
+@pytest.mark.parametrize("cell_id", BATCHNORM_FIGURES)
+def test_batchnorm_solution_prints_the_lab_figures(built_course, cell_id):
+    executed = nbformat.read(built_course.folder("solutions") / "batchnorm.ipynb", as_version=4)
+    printed = notebooks.text_output(notebooks.by_id(executed)[cell_id]).splitlines()
+    for line in BATCHNORM_FIGURES[cell_id]:
+        assert line in printed
+
+
+@pytest.mark.parametrize("name", ["regularization", "batchnorm"])
+def test_expected_outputs_are_what_the_solution_prints(built_course, name):
+    """Every line of an 'Expected output' block (but round-off placeholders marked ~) is printed
+    by the code cell just above it in the executed solution."""
+    cells = nbformat.read(built_course.folder("solutions") / f"{name}.ipynb", as_version=4).cells
+    checked = 0
+    for before, cell in zip(cells, cells[1:]):
+        if cell.cell_type == "markdown" and cell.source.startswith("**Expected output**") and "```" in cell.source:
+            block = re.search(r"```\n(.*?)```", cell.source, re.S).group(1)
+            printed = notebooks.text_output(before).splitlines()
+            for line in block.splitlines():
+                if "~" not in line:
+                    assert line in printed, (before.metadata, line)
+                    checked += 1
+    assert checked >= 6
