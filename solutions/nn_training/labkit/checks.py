@@ -91,6 +91,25 @@ def check_gradient(analytic, numerical, name, tol=1e-8, hint=""):
     return error
 
 
+def check_gradients(analytic, numerical, tol=1e-8, hint="", where=""):
+    """Every gradient of the dict `analytic` agrees with `numerical` (same keys), measured over all
+    of them at once, ||a - n|| / (||a|| + ||n||) <= tol, as a whole-network gradient check does (a
+    gradient that is tiny everywhere would make a per-array error mere round-off). Returns the error."""
+    for key in numerical:
+        if analytic.get(key) is None:
+            raise AssertionError(f"{key} is None: did the function compute it?")
+        check_shape(analytic[key], np.shape(numerical[key]), key)
+    keys = sorted(numerical)
+    error = norm_rel_error(np.concatenate([np.ravel(analytic[k]) for k in keys]),
+                           np.concatenate([np.ravel(numerical[k]) for k in keys]))
+    if not error <= tol:
+        worst = max(keys, key=lambda k: np.linalg.norm(np.ravel(analytic[k]) - np.ravel(numerical[k])))
+        raise AssertionError(f"the gradients{where} disagree with the numerical gradient: relative "
+                             f"error {error:.2e} (at most {tol:.0e} expected), most of it in {worst}."
+                             + _hint(hint))
+    return error
+
+
 def check_shape(array, shape, name):
     """`array` is a numpy array of exactly `shape`."""
     if not hasattr(array, "shape"):
