@@ -5,6 +5,8 @@ Both are measured side by side in this one run, alternately, `--repeats` times; 
 compared. Run: .venv/bin/python bench/notebooks.py
 """
 import argparse
+import contextlib
+import io
 import statistics
 import sys
 import time
@@ -35,8 +37,9 @@ def training_runs_only():
              if cell.metadata.get("nbgrader", {}).get("grade_id") in TRAINING_CELLS]
     assert len(calls) == len(TRAINING_CELLS)
     started = time.perf_counter()
-    for call in calls:
-        eval(call, namespace, {"train_X": train_X, "train_Y": train_Y})
+    with contextlib.redirect_stdout(io.StringIO()):  # the cost lines the notebook prints too
+        for call in calls:
+            eval(call, namespace, {"train_X": train_X, "train_Y": train_Y})
     return time.perf_counter() - started
 
 
