@@ -28,9 +28,22 @@ def comparable(path):
         entry = {"type": cell.cell_type, "source": cell.source, "metadata": metadata}
         if cell.cell_type == "code":
             timing = TIMING_TAG in cell.metadata.get("tags", [])
-            entry["outputs"] = [_output(o, timing) for o in cell.outputs]
+            entry["outputs"] = [_output(o, timing) for o in _joined_streams(cell.outputs)]
         cells.append(entry)
     return {"metadata": dict(notebook.metadata), "cells": cells}
+
+
+def _joined_streams(outputs):
+    """Outputs with consecutive chunks of one stream joined: how the kernel splits printed text
+    into messages varies from run to run."""
+    joined = []
+    for output in outputs:
+        if (output.get("output_type") == "stream" and joined and joined[-1].get("output_type") == "stream"
+                and joined[-1]["name"] == output["name"]):
+            joined[-1] = dict(joined[-1], text=joined[-1]["text"] + output["text"])
+        else:
+            joined.append(dict(output))
+    return joined
 
 
 def _output(output, timing):
