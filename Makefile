@@ -1,9 +1,11 @@
 # `make demo`: build release/ and solutions/, then grade the bundled demo class.
-# `make test`: the test suite. Both create .venv on first use.
+# `make test`: the test suite. Both create .venv and install the Debian tools they need on first use.
 VENV := .venv
 BIN := $(VENV)/bin
 # nbgrader needs alembic (a console script of the venv) on PATH when it creates a gradebook
 export PATH := $(abspath $(BIN)):$(PATH)
+# Debian packages are installed as root, or through sudo
+APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
 .PHONY: demo test release clean-class
 
@@ -13,14 +15,21 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-demo: $(BIN)/.installed
+# bubblewrap confines the kernels that run student code; chromium renders feedback in a test
+/usr/bin/bwrap:
+	$(APT) update -qq && $(APT) install -y -qq bubblewrap
+
+/usr/bin/chromium:
+	$(APT) update -qq && $(APT) install -y -qq chromium
+
+demo: $(BIN)/.installed /usr/bin/bwrap
 	$(BIN)/nnlab demo
 
 release: $(BIN)/.installed
 	$(BIN)/nnlab release
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed /usr/bin/bwrap /usr/bin/chromium
 	$(BIN)/python -m pytest
 
 clean-class:
-	rm -rf submitted autograded feedback reports gradebook.db grades.csv
+	rm -rf submitted autograded feedback reports grading gradebook.db grades.csv

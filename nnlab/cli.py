@@ -1,4 +1,4 @@
-"""Command line: `nnlab release | fill | demo | dataset`."""
+"""Command line: `nnlab release | fill | grade | demo | dataset`."""
 import argparse
 import sys
 from datetime import datetime
@@ -19,6 +19,24 @@ def main(argv=None):
     fill.add_argument("--student", required=True, help="student id")
     fill.add_argument("--timestamp", type=_timestamp, help="submission time, e.g. '2026-11-20 14:00 UTC'")
     fill.add_argument("--force", action="store_true", help="replace an existing submission")
+
+    grade = commands.add_parser("grade", help="autograde the submissions under submitted/")
+    grade.add_argument("students", nargs="*", help="student ids (default: every submission)")
+    grade.add_argument("--jobs", "-j", type=_positive, help="submissions graded at once (default: cores)")
+    grade.add_argument("--force", action="store_true",
+                       help="grade again even the submissions unchanged since their last grading")
+    grade.add_argument("--cell-timeout", type=_positive, help="seconds per cell (default: the "
+                       "course's Execute.timeout)")
+    grade.add_argument("--time-budget", type=_positive, help="seconds per notebook (default: the "
+                       "course's GuardedExecute.time_budget)")
+
+    export = commands.add_parser("export", help="write the class's grades as CSV, one row per student")
+    export.add_argument("--to", default="grades.csv", help="CSV file (default: grades.csv)")
+
+    feedback = commands.add_parser("feedback", help="write the HTML feedback of graded students")
+    feedback.add_argument("students", nargs="*", help="student ids (default: every graded one)")
+
+    commands.add_parser("report", help="write reports/index.html: class summary and plots")
 
     commands.add_parser("demo", help="build the release, then fill and grade the demo class")
 
@@ -44,6 +62,31 @@ def _run(args):
 
         names = fill(course, args.functions, args.student, args.timestamp, args.force)
         print(f"{course.submission(args.student)}: filled {', '.join(names)}")
+    elif args.command == "grade":
+        from .batch import grade_class
+
+        config = {}
+        if args.cell_timeout:
+            config["Execute"] = {"timeout": args.cell_timeout}
+        if args.time_budget:
+            config["GuardedExecute"] = {"time_budget": args.time_budget}
+        try:
+            grade_class(course, args.students, args.jobs, args.force, config)
+        except KeyboardInterrupt:
+            return 130
+    elif args.command == "export":
+        from .export import write_csv
+
+        rows = write_csv(course, args.to)
+        print(f"{args.to}: {len(rows)} students")
+    elif args.command == "feedback":
+        from .feedback import generate_feedback
+
+        generate_feedback(course, args.students)
+    elif args.command == "report":
+        from .report import write_report
+
+        print(write_report(course))
     elif args.command == "demo":
         from .demo import run_demo
 
@@ -53,6 +96,16 @@ def _run(args):
 
         dataset.main([] if args.seed is None else ["--seed", str(args.seed)])
     return 0
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return value
 
 
 def _timestamp(text):

@@ -32,6 +32,10 @@ class Course:
         """The assignment's folder under source/, release/, solutions/, autograded/, ..."""
         return self.root / kind / self.assignment
 
+    @property
+    def db_url(self):
+        return f"sqlite:///{self.root / 'gradebook.db'}"
+
     def submission(self, student):
         """submitted/<student>/<assignment>/"""
         return self.root / "submitted" / student / self.assignment

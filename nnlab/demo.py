@@ -1,46 +1,82 @@
-"""`nnlab demo`: build the release, then fill, autograde and export the demo class."""
+"""`nnlab demo`: build the release, make the demo class, grade it, and compare with the manifest."""
 import tomllib
 from pathlib import Path
 
-from .autograde import autograde_students
+from dateutil import parser as date_parser
+
+from . import damage
+from .batch import grade_class
+from .export import write_csv
 from .fill import fill
-from .grades import cell_scores, write_csv
 from .release import build
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
 
 
 def manifest():
-    """The demo students: [{"id", "files" (paths), "lost" (test cells expected to score 0)}]."""
+    """(grading settings, students): each student a dict with "id", "files" (paths: `files`
+    then `bugs`), "bugs", "damage", "submitted", "status", "reasons", "lost", "late_penalty"."""
     with open(DEMO / "manifest.toml", "rb") as handle:
-        students = tomllib.load(handle)["student"]
+        data = tomllib.load(handle)
+    settings = data["grading"]
+    for student in data["student"]:
+        student["bugs"] = [DEMO / "students" / name for name in student.get("bugs", [])]
+        student["files"] = [DEMO / "students" / name for name in student["files"]] + student["bugs"]
+        student.setdefault("damage", [])
+        student.setdefault("submitted", settings["submitted"])
+        student.setdefault("status", "ok")
+        student.setdefault("reasons", [])
+        student.setdefault("late_penalty", 0.0)
+    return settings, data["student"]
+
+
+def limits(settings):
+    """nbgrader configuration for grading the demo class (see the manifest's [grading])."""
+    return {"Execute": {"timeout": settings["cell_timeout"]},
+            "GuardedExecute": {"time_budget": settings["time_budget"]}}
+
+
+def make_class(course, students):
+    """Write every demo student's submission under submitted/."""
     for student in students:
-        student["files"] = [DEMO / "students" / name for name in student["files"]]
-    return students
+        fill(course, student["files"], student["id"], date_parser.parse(student["submitted"]),
+             force=True)
+        damage.apply(course.submission(student["id"]), student["damage"])
 
 
-def run_demo(course):
+def run_demo(course, jobs=None):
     build(course)
-    students = manifest()
-    for student in students:
-        fill(course, student["files"], student["id"], force=True)
-    outcomes = autograde_students(course, [s["id"] for s in students])
-    results = [(s, cell_scores(course, s["id"]) if outcomes[s["id"]].returncode == 0 else None)
-               for s in students]
-    cells = sorted({cell for _, scores in results if scores for cell in scores})
-    write_csv(course.root / "grades.csv", [(s["id"], scores) for s, scores in results], cells)
+    settings, students = manifest()
+    make_class(course, students)
+    grade_class(course, jobs=jobs, force=True, config=limits(settings))
+    rows = {row["student"]: row for row in write_csv(course, course.root / "grades.csv")}
     print(f"\nwrote {course.root / 'grades.csv'}\n")
-    print_table(results)
+    print_table(students, rows)
 
 
-def print_table(results):
-    print(f"{'student':<32}{'score':>12}  {'as expected':<12}lost cells")
-    for student, scores in results:
-        if scores is None:
-            print(f"{student['id']:<32}{'failed':>12}")
-            continue
-        lost = sorted(cell for cell, (score, top) in scores.items() if score < top)
-        total = sum(score for score, _ in scores.values())
-        top = sum(top for _, top in scores.values())
-        expected = "yes" if set(lost) == set(student["lost"]) else "NO"
-        print(f"{student['id']:<32}{total:>6g} / {top:<3g}  {expected:<12}{', '.join(lost) or '-'}")
+def mismatches(student, row):
+    """How a graded student differs from the manifest (empty: as expected)."""
+    found = []
+    scores = row["scores"] or {}
+    lost = sorted(cell for cell, (score, top) in scores.items()
+                  if score is not None and score < top)
+    if row["status"] != student["status"]:
+        found.append(f"status {row['status']}, expected {student['status']}")
+    if lost != sorted(student["lost"]):
+        found.append(f"lost {', '.join(lost) or 'nothing'}")
+    for text in student["reasons"]:
+        if not any(text in reason for reason in row["reasons"]):
+            found.append(f"no reason saying {text!r}")
+    if abs(row["late_penalty"] - student["late_penalty"]) > 1e-9:
+        found.append(f"late penalty {row['late_penalty']:g}, expected {student['late_penalty']:g}")
+    return found
+
+
+def print_table(students, rows):
+    print(f"{'student':<44}{'status':<12}{'score':>12}  as expected")
+    for student in students:
+        row = rows[student["id"]]
+        score = "" if row["total"] is None else f"{row['total']:g} / {row['max']:g}"
+        wrong = mismatches(student, row)
+        print(f"{student['id']:<44}{row['status']:<12}{score:>12}  "
+              f"{'yes' if not wrong else 'NO: ' + '; '.join(wrong)}")

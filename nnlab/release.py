@@ -2,6 +2,7 @@
 import nbformat
 
 from .course import Course
+from .late import apply_due_date
 
 # Set by the kernel or nbclient on every run; says nothing about the content.
 VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled")
@@ -13,6 +14,7 @@ def build(course: Course):
     """Regenerate the student copies and the executed solutions with nbgrader."""
     print(f"nbgrader generate_assignment {course.assignment} -> {course.folder('release')}")
     course.generate_release()
+    apply_due_date(course)
     print(f"nbgrader generate_solution {course.assignment} -> {course.folder('solutions')}")
     course.generate_solutions()
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from nnlab.autograde import autograde_students, nbgrader_command
+from nnlab.autograde import nbgrader_command
+from nnlab.batch import grade_class
 from nnlab.course import Course
-from nnlab.demo import manifest
-from nnlab.fill import fill
-from nnlab.grades import cell_scores
+from nnlab.demo import limits, make_class, manifest
+from nnlab.export import class_rows
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -48,16 +48,13 @@ def built_course(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def graded_class(built_course):
-    """The demo class plus a submission of the master notebooks themselves ("solution"),
-    autograded by `nbgrader autograde`: {student: {test cell: (score, max)}}."""
+    """The demo class plus a submission of the master notebooks themselves ("solution"), graded
+    by `nnlab grade` with the demo's limits: {student: export row (status, reasons, scores...)}."""
     course = built_course
-    students = manifest()
-    for student in students:
-        fill(course, student["files"], student["id"])
+    settings, students = manifest()
+    make_class(course, students)
     solution = course.submission("solution")
     shutil.copytree(course.folder("source"), solution)
-    (solution / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
-    ids = [s["id"] for s in students] + ["solution"]
-    outcomes = autograde_students(course, ids, report=lambda line: None)
-    assert all(o.returncode == 0 for o in outcomes.values()), {s: o.stderr[-2000:] for s, o in outcomes.items() if o.returncode}
-    return {student: cell_scores(course, student) for student in ids}
+    (solution / "timestamp.txt").write_text("2026-11-01 00:00:00.000000 UTC")
+    grade_class(course, config=limits(settings), out=lambda line: None)
+    return {row["student"]: row for row in class_rows(course)}

@@ -1,20 +1,22 @@
-"""Grading is fair: autograded by nbgrader, the solution gets full marks, the blank release none,
-every correct style full marks, and every bug loses exactly the points of its function's tests."""
+"""Grading is fair: graded by `nnlab grade` (nbgrader's Autograde), the solution gets full marks,
+the blank release none, every correct style full marks, every bug loses exactly the points of its
+function's tests, and every demo student gets the outcome its manifest entry states."""
 import nbformat
 import pytest
 
 from nnlab.course import CourseError
-from nnlab.demo import manifest
+from nnlab.demo import manifest, mismatches
 from nnlab import notebooks
 from nnlab.fill import fill
 
 from conftest import REPO, copy_course
 
-STUDENTS = manifest()
+SETTINGS, STUDENTS = manifest()
 
 
-def lost(scores):
-    return sorted(cell for cell, (score, top) in scores.items() if score < top)
+def lost(row):
+    return sorted(cell for cell, (score, top) in row["scores"].items()
+                  if score is not None and score < top)
 
 
 def function_tests(course):
@@ -32,18 +34,20 @@ def function_tests(course):
 
 
 def test_solution_scores_full_marks(graded_class):
-    scores = graded_class["solution"]
-    assert len(scores) >= 14
-    assert lost(scores) == []
+    row = graded_class["solution"]
+    assert row["status"] == "ok"
+    assert len(row["scores"]) >= 14
+    assert lost(row) == []
 
 
 def test_blank_release_scores_zero_everywhere(graded_class):
-    assert all(score == 0 for score, _ in graded_class["blank"].values())
+    assert all(not score for score, _ in graded_class["blank"]["scores"].values())
 
 
 @pytest.mark.parametrize("student", STUDENTS, ids=lambda s: s["id"])
-def test_demo_student_loses_what_the_manifest_says(graded_class, student):
-    assert lost(graded_class[student["id"]]) == sorted(student["lost"])
+def test_demo_student_gets_what_the_manifest_says(graded_class, student):
+    """Status, reasons, lost test cells and late penalty, as listed in demo/manifest.toml."""
+    assert mismatches(student, graded_class[student["id"]]) == []
 
 
 def test_at_least_five_correct_styles_get_full_marks(graded_class):
@@ -52,17 +56,19 @@ def test_at_least_five_correct_styles_get_full_marks(graded_class):
     assert all(lost(graded_class[sid]) == [] for sid in correct)
 
 
-@pytest.mark.parametrize("student", [s for s in STUDENTS if s["id"].startswith("bug_") and not s.get("costs_others")],
+@pytest.mark.parametrize("student", [s for s in STUDENTS if s["bugs"] and not s.get("costs_others")],
                          ids=lambda s: s["id"])
 def test_a_bug_costs_only_its_own_function(built_course, graded_class, student):
-    """The bug file (the last one) replaces one function; only that function's tests may lose
-    points (but where the manifest says why a bug must cost more)."""
+    """Each bug file replaces one function, which loses points; no other function's tests lose
+    any (but where the manifest says why a bug must cost more)."""
     owned = function_tests(built_course)
-    bug_file = student["files"][-1].read_text()
-    buggy = {name for name in owned if f"def {name}(" in bug_file}
-    assert len(buggy) == 1
-    allowed = set(owned[buggy.pop()])
-    assert lost(graded_class[student["id"]]) and set(lost(graded_class[student["id"]])) <= allowed
+    allowed = set()
+    for bug_file in student["bugs"]:
+        buggy = [name for name in owned if f"def {name}(" in bug_file.read_text()]
+        assert len(buggy) == 1
+        assert set(owned[buggy[0]]) & set(lost(graded_class[student["id"]])), buggy[0]
+        allowed |= set(owned[buggy[0]])
+    assert set(lost(graded_class[student["id"]])) <= allowed
 
 
 # ---------------------------------------------------------------- nnlab fill

@@ -78,17 +78,22 @@ def test_committed_copies_are_what_nbgrader_generates(built_course, kind):
             assert mine.read_bytes() == theirs.read_bytes(), f"{kind}/{relative} is stale"
 
 
-def test_release_holds_no_secret():
-    """No line of a solution, hidden test or mark scheme stands in release/, unless the master
-    notebooks or the support code also show it in the open (an instruction, provided code)."""
-    secret, public = set(), {line.strip() for p in COURSE.folder("source").rglob("*.py")
+def secret_lines(course=COURSE):
+    """Lines of solutions, hidden tests and mark schemes that the master notebooks and the support
+    code do not also show in the open (as an instruction or provided code)."""
+    secret, public = set(), {line.strip() for p in course.folder("source").rglob("*.py")
                              for line in p.read_text().splitlines()}
-    for path in SOURCES:
+    for path in course.notebooks("source"):
         hidden, shown = split_lines(path)
         secret |= hidden
         public |= shown
     shown = "\n".join(public)
-    secrets = {line for line in secret if line not in shown}
+    return {line for line in secret if line not in shown}
+
+
+def test_release_holds_no_secret():
+    """No secret line stands in release/."""
+    secrets = secret_lines()
     assert len(secrets) > 50  # the scan has something to look for
     released = {p: p.read_text() for p in (REPO / "release").rglob("*")
                 if p.is_file() and p.suffix in {".ipynb", ".py", ".md", ".txt", ".json"}}

@@ -1,0 +1,95 @@
+"""Batch grading speed, measured side by side in one run on the same 8 submissions:
+
+- speed-up: plain serial `nbgrader autograde` over `nnlab grade --jobs 2` (target >= 1.8x on
+  2 cores);
+- overhead: `nnlab grade --jobs 1` over executing the same (autograded) notebooks with nbclient
+  alone, one after the other (target <= 1.15x).
+
+Run: .venv/bin/python bench/grading.py [--students 8]
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import copy_course  # noqa: E402 (tests/ holds the course-copy helper)
+
+from nnlab.autograde import nbgrader_command  # noqa: E402
+from nnlab.demo import DEMO  # noqa: E402
+from nnlab.fill import fill  # noqa: E402
+from nnlab.grading import THREAD_LIMITS  # noqa: E402
+from nnlab.release import build  # noqa: E402
+
+STYLES = ["classic", "compact", "factors", "helpers", "float_masks"]
+BN_STYLES = ["classic", "dict_cache", "graph_staged", "inverse_std_layernorm", "twelve_item_cache"]
+
+
+def make_class(course, count):
+    for index in range(count):
+        files = [DEMO / "students" / "regularization" / f"{STYLES[index % 5]}.py",
+                 DEMO / "students" / "batchnorm" / f"{BN_STYLES[index % 5]}.py"]
+        fill(course, files, f"student{index:02d}", force=True)
+
+
+def timed(command, course, env=None):
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=course.root, capture_output=True, text=True,
+                            env=dict(os.environ, **(env or {})))
+    if result.returncode:
+        sys.exit(f"{' '.join(map(str, command))} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def plain_serial(course):
+    started = time.perf_counter()
+    result = nbgrader_command(course, "autograde", course.assignment, "--force")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return time.perf_counter() - started
+
+
+def nnlab_grade(course, jobs):
+    return timed([sys.executable, "-m", "nnlab.cli", "grade", "--force", "--jobs", str(jobs)], course)
+
+
+def execute_only(course):
+    """Execute every autograded notebook with nbclient, in the folder nbgrader ran it in."""
+    from nnlab.notebooks import execute
+
+    notebooks = sorted((course.root / "autograded").glob(f"*/{course.assignment}/*.ipynb"))
+    os.environ.update(THREAD_LIMITS)  # as nnlab grade runs its kernels
+    started = time.perf_counter()
+    for path in notebooks:
+        execute(path)
+    return time.perf_counter() - started
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=8)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        course = copy_course(Path(folder))
+        build(course)
+        make_class(course, args.students)
+        serial = plain_serial(course)
+        parallel = nnlab_grade(course, 2)
+        one = nnlab_grade(course, 1)
+        bare = execute_only(course)
+    n = args.students
+    print(f"\n{n} submissions, {os.cpu_count()} cores")
+    print(f"plain serial nbgrader autograde  {serial:7.1f} s")
+    print(f"nnlab grade --jobs 2             {parallel:7.1f} s   speed-up {serial / parallel:.2f}x (target >= 1.8x)")
+    print(f"nnlab grade --jobs 1             {one:7.1f} s   {one / n:.1f} s per submission")
+    print(f"nbclient execution only          {bare:7.1f} s   {bare / n:.1f} s per submission")
+    print(f"overhead of nnlab grade          {one / bare:.2f}x (target <= 1.15x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""The L2 cost prints 300 MB of debugging output, in long lines (a line cap alone lets it through)."""
+import numpy as np
+
+
+def compute_cost_with_regularization(A3, Y, parameters, lambd):
+    for _ in range(300):
+        print("x" * 1_000_000)
+    m = Y.shape[1]
+    W1, W2, W3 = parameters["W1"], parameters["W2"], parameters["W3"]
+    cross_entropy = -np.sum(Y * np.log(A3) + (1 - Y) * np.log(1 - A3)) / m
+    return cross_entropy + lambd / (2 * m) * sum(np.sum(np.square(W)) for W in (W1, W2, W3))

@@ -1,0 +1,150 @@
+"""`nnlab grade`: the whole class, several submissions at once, each in its own process.
+
+The batch process imports nbgrader once and forks a worker per submission (`jobs` at a time), so
+a worker starts in milliseconds and whatever a submission does dies with its worker. Workers write
+their own student's rows to the gradebook through nbgrader; the batch process alone writes the
+ledger. On Ctrl-C the running workers and their kernels are killed and their students recorded as
+interrupted, to be graded first by the next run.
+"""
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from datetime import datetime, timezone
+from multiprocessing.connection import wait
+
+from .course import CourseError
+from .execution import kill_kernels
+from .grading import STATUSES, grade_submission
+from .intake import digest
+from .late import apply_due_date
+from .ledger import INTERRUPTED, RUNNING, Ledger, course_key
+
+
+def submitted_students(course):
+    """Ids of the students with a folder for this assignment under submitted/."""
+    folder = course.root / "submitted"
+    return sorted(p.parent.name for p in folder.glob(f"*/{course.assignment}") if p.is_dir())
+
+
+def grade_class(course, students=None, jobs=None, force=False, config=None, out=print):
+    """Grade the named students (default: every submission) that changed since their last
+    grading, or all of them with `force`; `config` adds to nbgrader's configuration, e.g.
+    {"Execute": {"timeout": 30}}. Returns {student: ledger entry} of those graded."""
+    everyone = _check(course, students)
+    ledger = Ledger(course)
+    key = course_key(course)
+    keys = {s: f"{digest(course.submission(s))}:{key}" for s in (students or everyone)}
+    todo = [s for s in keys if force or ledger.stale(s, keys[s])]
+    if len(todo) < len(keys):
+        out(f"{len(keys) - len(todo)} submissions unchanged since their last grading "
+            f"(--force grades them again)")
+    if not todo:
+        return {}
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    out(f"grading {len(todo)} submissions, {jobs} at a time")
+    results = _run(course, todo, keys, jobs, ledger, config, out)
+    _summary(results, out)
+    return results
+
+
+def _check(course, students):
+    if not course.folder("source").is_dir():
+        raise CourseError(f"no assignment {course.assignment!r} under {course.root / 'source'}")
+    if not course.notebooks("release") or not (course.root / "gradebook.db").is_file():
+        raise CourseError("the assignment is not released yet: run `nnlab release` first")
+    everyone = submitted_students(course)
+    if not everyone:
+        raise CourseError(f"no submissions under {course.root / 'submitted'}/<student>/"
+                          f"{course.assignment}/")
+    unknown = sorted(set(students or ()) - set(everyone))
+    if unknown:
+        raise CourseError(f"no submission for: {', '.join(unknown)}")
+    apply_due_date(course)
+    return everyone
+
+
+def _run(course, todo, keys, jobs, ledger, config, out):
+    context = multiprocessing.get_context("fork")
+    queue, running, results = list(todo), {}, {}
+    started = time.perf_counter()
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                student = queue.pop(0)
+                ledger.record(student, {"status": RUNNING, "key": keys[student]})
+                receiver, sender = context.Pipe(duplex=False)
+                worker = context.Process(target=_work, args=(course, student, config, sender), daemon=True)
+                worker.start()
+                sender.close()
+                running[worker.sentinel] = (student, worker, receiver)
+            for sentinel in wait(list(running)):
+                student, worker, receiver = running.pop(sentinel)
+                entry = _outcome(worker, receiver)
+                entry.update(key=keys[student], graded_at=_now())
+                ledger.record(student, entry)
+                results[student] = entry
+                _progress(out, len(results), len(todo), student, entry, started, len(running))
+    except KeyboardInterrupt:
+        for student, worker, _ in running.values():
+            worker.terminate()
+            worker.join()
+            ledger.record(student, {"status": INTERRUPTED, "key": "",
+                                    "reasons": ["grading was interrupted; run nnlab grade again"]})
+        out(f"\ninterrupted: {len(results)} graded, {len(running) + len(queue)} not graded "
+            f"(the next `nnlab grade` grades them)")
+        raise
+    return results
+
+
+def _work(course, student, config, sender):
+    """Worker process: grade one submission, send back its ledger entry."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides what Ctrl-C means
+    signal.signal(signal.SIGTERM, lambda *_: (kill_kernels(), os._exit(1)))
+    log = course.root / "grading" / "logs" / f"{student}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as handle:  # nbgrader's and the kernel's chatter, kept for the TA
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+    logging.basicConfig(level=logging.WARNING, format="[%(levelname)s] %(message)s")
+    try:
+        entry = grade_submission(course, student, course.root / "grading" / "intake", config)
+    except BaseException as error:  # anything: the batch must go on
+        entry = {"status": "failed", "reasons": [f"grader error: {error!r}"]}
+    finally:
+        kill_kernels()
+    sender.send(entry)
+    sender.close()
+    os._exit(0)  # skip the parent's atexit handlers, inherited by fork
+
+
+def _outcome(worker, receiver):
+    worker.join()
+    if receiver.poll():
+        return receiver.recv()
+    return {"status": "failed", "scores": None,
+            "reasons": [f"the grading process ended without a result (exit code {worker.exitcode})"]}
+
+
+def _progress(out, done, total, student, entry, started, running):
+    scores = entry.get("scores") or {}
+    got = sum(s for s, _ in scores.values() if s is not None) - entry.get("late_penalty", 0)
+    top = sum(m for _, m in scores.values())
+    elapsed = time.perf_counter() - started
+    left = elapsed / done * (total - done)
+    out(f"[{done:>{len(str(total))}}/{total}] {student:<28} {entry['status']:<10} "
+        f"{got:>5g}/{top:<3g} {entry.get('seconds', 0):>5.1f} s   (~{left / 60:.0f} min left)")
+
+
+def _summary(results, out):
+    counts = {status: sum(e["status"] == status for e in results.values()) for status in STATUSES}
+    out("\n" + ", ".join(f"{n} {status}" for status, n in counts.items() if n))
+    for student, entry in sorted(results.items()):
+        for reason in entry.get("reasons", []) if entry["status"] != "ok" else []:
+            out(f"  {student}: {reason}")
+
+
+def _now():
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

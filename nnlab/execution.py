@@ -1,0 +1,202 @@
+"""nbgrader's Execute preprocessor, made safe for batch grading.
+
+Plain `Execute` lets one submission fail as a whole: a kernel that dies (`os._exit`), or a cell
+that ignores the timeout interrupt, raises out of the notebook and every cell scores nothing.
+`GuardedExecute` grades as far as the notebook gets: a runaway or dead kernel is killed, the cell
+that ran it and every later code cell get an error output saying why (so their tests score 0), and
+what happened is kept in `events` for the grading status. It also sets a time budget for the
+whole notebook, caps the bytes of output kept per cell, and runs every test cell between two
+checks of `tampering.GUARD`: what student code replaced is put back before the test, and a test
+during which something was replaced scores nothing.
+"""
+import ast
+import asyncio
+import json
+import os
+import signal
+from time import monotonic
+
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from nbgrader.utils import is_grade, is_locked, is_solution
+from traitlets import Integer
+
+from .tampering import GUARD, bound_names
+
+NOT_RUN = "NotRun"
+# Process groups of the kernels started in this process, for `kill_kernels`.
+KERNEL_GROUPS = set()
+
+
+class GuardedExecute(Execute):
+    """Execute a notebook within a time budget and an output cap, never raising for the kernel's
+    sake: see the module docstring."""
+
+    time_budget = Integer(600, help="seconds the whole notebook may take, kernel start included"
+                          ).tag(config=True)
+    output_limit = Integer(1_000_000, help="bytes of output kept per cell; the rest is dropped"
+                           ).tag(config=True)
+    # A cell still printing after this many times the limit is interrupted: its output is lost
+    # anyway, and shipping hundreds of MB through the kernel's sockets takes minutes.
+    flood_factor = 20
+
+    def preprocess(self, nb, resources=None, km=None):
+        self.events = []  # [{"kind", "cell", "message"}], in the order they happened
+        self._stopped = None  # why the kernel is gone, once it is
+        self._deadline = monotonic() + self.time_budget
+        self._kept = {}  # cell index -> bytes of output kept
+        self._guarded = False  # whether GUARD is installed in the kernel
+        return super().preprocess(nb, resources, km)
+
+    def _get_timeout(self, cell):
+        """The configured per-cell timeout, shortened to what is left of the budget."""
+        timeout = super()._get_timeout(cell)
+        remaining = max(1, int(self._deadline - monotonic()))
+        return remaining if timeout is None else min(timeout, remaining)
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell.cell_type != "code" or not cell.source.strip():
+            return cell
+        if self._stopped is None and monotonic() >= self._deadline:
+            self._stop(cell, cell_index, "budget", f"the notebook used up its time budget "
+                       f"({self.time_budget} s) before this cell")
+        if self._stopped is None:
+            KERNEL_GROUPS.add(self.km.provisioner.pgid)
+        if self._stopped is not None:
+            cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
+            return cell
+        kind = _kind(cell)
+        if not self._guarded:
+            self._guarded = await self._silent(GUARD) is not None
+        if kind != "student":
+            await self._silent("_nnlab_before = _nnlab_guard.snapshot(globals())")
+        if kind == "test":
+            replaced = await self._check_guard()
+            if replaced:
+                self._note(cell, cell_index, "tampering", f"student code had replaced "
+                           f"{', '.join(replaced)}; put back before this test")
+        budget_bound = self._get_timeout(cell) < (super()._get_timeout(cell) or float("inf"))
+        try:
+            await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        except DeadKernelError:
+            self._stop(cell, cell_index, "died", "the kernel died while running this cell "
+                       "(os._exit, a crash, or a resource limit)")
+            return cell
+        except CellTimeoutError:
+            await self._kill_kernel()
+            self._stop(cell, cell_index, "killed", "this cell ignored the timeout interrupt and "
+                       "its kernel was killed")
+            return cell
+        self._after(cell, cell_index, budget_bound)
+        if kind == "test":
+            replaced = await self._check_guard(exclude=bound_names(cell.source))
+            if replaced:
+                message = f"{', '.join(replaced)} replaced while this test ran: it scores nothing"
+                self._note(cell, cell_index, "tampering", message)
+                cell.outputs.append(_error("TamperingDetected", message))
+        if kind != "student" and self._stopped is None:
+            await self._silent("_nnlab_guard.protect(globals(), _nnlab_before)")
+        return cell
+
+    def _after(self, cell, cell_index, budget_bound):
+        """Events of a cell that ran to its end: interrupted, or sys.exit()."""
+        if any(out.get("ename") == "CellTimeoutError" for out in cell.outputs):
+            if budget_bound:
+                self._stop(cell, cell_index, "budget", f"the notebook ran out of its time "
+                           f"budget ({self.time_budget} s) in this cell")
+            else:
+                self._note(cell, cell_index, "timeout", f"interrupted after the per-cell "
+                           f"timeout ({self.timeout} s)")
+        if any(out.get("ename") == "SystemExit" for out in cell.outputs):
+            self._note(cell, cell_index, "exit", "called sys.exit()")
+
+    async def _silent(self, code, **expressions):
+        """Run grader code in the kernel, unseen in the notebook; the reply, or None."""
+        if self._stopped is not None:
+            return None
+        msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False,
+                                                    user_expressions=expressions))
+        try:
+            return await self.async_wait_for_reply(msg_id)
+        except Exception:  # a kernel that cannot answer is judged by the next real cell
+            return None
+
+    async def _check_guard(self, exclude=()):
+        """What student code replaced since the guard last looked (put back meanwhile), but for
+        the names in `exclude`. A guard that is gone or does not answer counts as tampering."""
+        reply = await self._silent("pass", replaced=f"_nnlab_guard.check(globals(), True, "
+                                                    f"{sorted(exclude)!r})")
+        if self._stopped is not None:
+            return []
+        try:
+            result = reply["content"]["user_expressions"]["replaced"]
+            return ast.literal_eval(result["data"]["text/plain"])
+        except (KeyError, TypeError, ValueError, SyntaxError):
+            return ["the grader's guard (removed or broken by student code)"]
+
+    # nbclient binds the synchronous wrapper to its own coroutine; rebind it to this one.
+    execute_cell = run_sync(async_execute_cell)
+
+    def output(self, outs, msg, display_id, cell_index):
+        """Keep a cell's output only up to `output_limit` bytes (nbgrader's LimitOutput counts
+        lines only, so a single huge line would pass); interrupt a cell that floods."""
+        if msg["msg_type"] in ("stream", "display_data", "execute_result", "error"):
+            size = len(json.dumps(msg["content"]))
+            kept = self._kept.get(cell_index, 0)
+            self._kept[cell_index] = kept + size
+            if kept + size > self.output_limit:
+                cell = self.nb.cells[cell_index]
+                if kept <= self.output_limit:  # the first message over the limit
+                    self._note(cell, cell_index, "output", f"output over "
+                               f"{self.output_limit:,} bytes was dropped")
+                    outs.append(new_output("stream", name="stderr", text=(
+                        f"\n[output truncated: more than {self.output_limit:,} bytes]\n")))
+                flood = self.output_limit * self.flood_factor
+                if kept <= flood < kept + size:
+                    self._note(cell, cell_index, "timeout", f"interrupted after printing "
+                               f"{flood:,} bytes")
+                    asyncio.ensure_future(self.km.interrupt_kernel())
+                return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    async def _kill_kernel(self):
+        try:
+            await self.km.shutdown_kernel(now=True)
+        except Exception as error:  # already gone: nothing left to stop
+            self.log.warning("killing the kernel: %s", error)
+
+    def _stop(self, cell, cell_index, kind, message):
+        self._note(cell, cell_index, kind, message)
+        self._stopped = f"the kernel stopped at cell {_label(cell, cell_index)} ({message})"
+        cell.outputs.append(_error(kind, message))
+
+    def _note(self, cell, cell_index, kind, message):
+        self.events.append({"kind": kind, "cell": _label(cell, cell_index), "message": message})
+
+
+def kill_kernels(*_):
+    """Kill every kernel this process started, with whatever they forked (used when the batch
+    stops this process)."""
+    for group in KERNEL_GROUPS:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _kind(cell):
+    """"test" (graded code cell), "provided" (read-only course code) or "student"."""
+    if is_grade(cell):
+        return "test"
+    return "provided" if is_locked(cell) and not is_solution(cell) else "student"
+
+
+def _label(cell, cell_index):
+    """A cell's nbgrader id, or its position."""
+    return cell.metadata.get("nbgrader", {}).get("grade_id") or f"#{cell_index + 1}"
+
+
+def _error(ename, message):
+    return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])

@@ -1,0 +1,193 @@
+"""Checking a submission before nbgrader sees it, and repairing what a TA would repair by hand.
+
+nbgrader fails a whole notebook when a graded cell was copied (its DeduplicateIds leaves an empty
+metadata entry that OverwriteCells then trips on) or when the nbgrader metadata was stripped, and
+grades nothing for a misnamed notebook. `inspect` finds these cases, repairs what can be repaired
+without guessing, and says what it found; `stage` writes the result where nbgrader reads it.
+The student's own folder under submitted/ is never modified.
+"""
+import ast
+import copy
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbgrader.utils import is_grade, is_locked, is_solution
+
+IGNORED = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
+TIMESTAMP = "timestamp.txt"
+
+
+@dataclass
+class Intake:
+    """What will be graded, and what was found on the way."""
+    notebooks: dict = field(default_factory=dict)  # name (no suffix) -> repaired NotebookNode
+    notes: list = field(default_factory=list)  # repaired or ignored: graded anyway
+    problems: list = field(default_factory=list)  # cost points: a notebook could not be graded
+
+
+def inspect(release, submission):
+    """Compare a submission folder with the release folder of the assignment."""
+    intake = Intake()
+    expected = {path.stem: path for path in sorted(release.glob("*.ipynb"))}
+    found = {path.stem: path for path in sorted(submission.glob("*.ipynb"))}
+    strays = {name: path for name, path in found.items() if name not in expected}
+    for name, release_path in expected.items():
+        reference = nbformat.read(release_path, as_version=4)
+        path = found.get(name) or _misnamed(reference, strays, intake, name)
+        if path is None:
+            intake.problems.append(f"{name}.ipynb: missing (its cells score 0)")
+            continue
+        try:
+            notebook = nbformat.read(path, as_version=4)
+        except Exception as error:  # JSON or nbformat errors: the file cannot be graded at all
+            intake.problems.append(f"{path.name}: unreadable, not a notebook ({_first_line(error)})")
+            continue
+        intake.notebooks[name] = notebook
+        _repair(notebook, reference, f"{name}.ipynb", intake.notes)
+    extra = sorted(p.name for p in strays.values()) + _extra_files(release, submission)
+    if extra:
+        intake.notes.append(f"files not used for grading: {', '.join(extra)}")
+    return intake
+
+
+def stage(intake, submission, destination):
+    """Write the notebooks to grade, and the submission's timestamp, into `destination`."""
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    for name, notebook in intake.notebooks.items():
+        nbformat.write(notebook, destination / f"{name}.ipynb")
+    if (submission / TIMESTAMP).is_file():
+        shutil.copy2(submission / TIMESTAMP, destination / TIMESTAMP)
+
+
+def digest(folder):
+    """A hash of every file's path and bytes under `folder`: changes when the submission does."""
+    hasher = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        hasher.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return hasher.hexdigest()
+
+
+def _misnamed(reference, strays, intake, name):
+    """The unexpected notebook that holds this notebook's graded functions, if exactly one does."""
+    wanted = {cell.metadata["nbgrader"]["grade_id"] for cell in reference.cells
+              if is_grade(cell) or is_solution(cell)}
+    candidates = []
+    for stray_name, path in strays.items():
+        try:
+            cells = nbformat.read(path, as_version=4).cells
+        except Exception:
+            continue
+        if wanted & (set(_grade_ids_of(cells)) | _functions(cells)):
+            candidates.append(stray_name)
+    if len(candidates) != 1:
+        return None
+    path = strays.pop(candidates[0])
+    intake.notes.append(f"{path.name}: misnamed, graded as {name}.ipynb")
+    return path
+
+
+def _repair(notebook, reference, label, notes):
+    """Give copies of graded cells and cells without metadata the metadata nbgrader needs, and
+    say which test cells were deleted or edited (nbgrader restores them from the gradebook)."""
+    _drop_duplicates(notebook, label, notes)
+    _reattach(notebook, reference, label, notes)
+    present = {cell.metadata["nbgrader"]["grade_id"]: cell for cell in notebook.cells
+               if "grade_id" in cell.metadata.get("nbgrader", {})}
+    for cell in reference.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not (meta.get("grade") and cell.cell_type == "code") and not _provided(cell):
+            continue
+        kind = "test cell" if meta.get("grade") else "provided cell"
+        mine = present.get(meta["grade_id"])
+        if mine is None:
+            notes.append(f"{label}: {kind} {meta['grade_id']} deleted (restored from the course)")
+        elif mine.source.strip() != cell.source.strip():
+            notes.append(f"{label}: {kind} {meta['grade_id']} edited (restored from the course)")
+
+
+def _drop_duplicates(notebook, label, notes):
+    """Keep nbgrader metadata on the last copy of a graded cell, as nbgrader's DeduplicateIds
+    does, but remove it from the earlier copies (instead of leaving an empty entry)."""
+    seen = set()
+    for cell in reversed(notebook.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id is None:
+            continue
+        if grade_id in seen:
+            del cell.metadata["nbgrader"]
+            notes.append(f"{label}: cell {grade_id} appears more than once "
+                         f"(only the last copy is graded)")
+        seen.add(grade_id)
+
+
+def _reattach(notebook, reference, label, notes):
+    """Match cells that lost their nbgrader metadata to release cells: solution cells by the
+    function they define, every other cell by its exact source."""
+    present = set(_grade_ids_of(notebook.cells))
+    missing = [cell for cell in reference.cells
+               if "grade_id" in cell.metadata.get("nbgrader", {})
+               and cell.metadata["nbgrader"]["grade_id"] not in present]
+    bare = [cell for cell in notebook.cells if "nbgrader" not in cell.metadata]
+    matched = 0
+    for wanted in missing:
+        meta = wanted.metadata["nbgrader"]
+        for cell in bare:
+            if cell.cell_type == wanted.cell_type and (
+                    (is_solution(wanted) and meta["grade_id"] in _functions([cell]))
+                    or cell.source.strip() == wanted.source.strip()):
+                cell.metadata["nbgrader"] = copy.deepcopy(meta)
+                bare.remove(cell)
+                matched += 1
+                break
+    if matched:
+        notes.append(f"{label}: nbgrader metadata missing on {matched} cells, matched to the "
+                     f"release by content")
+
+
+def _provided(cell):
+    """A read-only code cell of the release (helpers, data loading) that tests rely on."""
+    return cell.cell_type == "code" and is_locked(cell) and not is_grade(cell)
+
+
+def _grade_ids_of(cells):
+    return [cell.metadata["nbgrader"]["grade_id"] for cell in cells
+            if "grade_id" in cell.metadata.get("nbgrader", {})]
+
+
+def _functions(cells):
+    """Names of the top-level functions defined in these code cells (unparsable cells skipped)."""
+    names = set()
+    for cell in cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        names |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    return names
+
+
+def _extra_files(release, submission):
+    """Files of the submission that are neither a notebook, the timestamp, nor a course file.
+    Course files are always replaced by the course's own copies when grading."""
+    extra = []
+    for path in sorted(submission.rglob("*")):
+        relative = path.relative_to(submission)
+        if (path.is_dir() or IGNORED & set(relative.parts) or path.suffix == ".ipynb"
+                and len(relative.parts) == 1 or relative == Path(TIMESTAMP)):
+            continue
+        if not (release / relative).is_file():
+            extra.append(str(relative))
+        elif (release / relative).read_bytes() != path.read_bytes():
+            extra.append(f"{relative} (modified; the course's copy is used)")
+    return extra
+
+
+def _first_line(error):
+    return str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__

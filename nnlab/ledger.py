@@ -1,0 +1,48 @@
+"""grading/status.json: the outcome of every student's last grading, written only by the batch
+process (one writer, atomic replace), read by export, report and feedback.
+
+A student is recorded as "running" before its grading starts; an entry still "running" when the
+next batch starts belongs to a batch that was killed, and is graded again.
+"""
+import hashlib
+import json
+import os
+from pathlib import Path
+
+RUNNING, INTERRUPTED = "running", "interrupted"
+
+
+class Ledger:
+    def __init__(self, course):
+        self.path = course.root / "grading" / "status.json"
+        self.entries = json.loads(self.path.read_text()) if self.path.is_file() else {}
+
+    def get(self, student):
+        return self.entries.get(student)
+
+    def record(self, student, entry):
+        self.entries[student] = entry
+        self.save()
+
+    def save(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
+        os.replace(temporary, self.path)
+
+    def stale(self, student, key):
+        """Whether the student must be graded (again): never graded, graded from other files or
+        another course version, or left unfinished."""
+        entry = self.entries.get(student)
+        return entry is None or entry.get("key") != key or entry["status"] in (RUNNING, INTERRUPTED)
+
+
+def course_key(course):
+    """A hash of what grading depends on besides the submission: the source notebooks, their
+    support files and the nbgrader configuration."""
+    hasher = hashlib.sha256()
+    files = [course.root / "nbgrader_config.py", *sorted(
+        p for p in course.folder("source").rglob("*") if p.is_file() and "__pycache__" not in p.parts)]
+    for path in files:
+        hasher.update(str(Path(path).relative_to(course.root)).encode() + b"\0" + path.read_bytes())
+    return hasher.hexdigest()

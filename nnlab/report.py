@@ -1,0 +1,107 @@
+"""`nnlab report`: reports/index.html with a class summary, and its plots as PNG files."""
+import html
+from collections import Counter
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 (after choosing the file-only backend)
+
+from .export import UNGRADED, class_rows, graded_cells  # noqa: E402
+from .grading import STATUSES  # noqa: E402
+
+
+def write_report(course):
+    """Write reports/index.html, reports/scores.png and reports/cells.png; returns the page."""
+    folder = course.root / "reports"
+    folder.mkdir(exist_ok=True)
+    rows = class_rows(course)
+    graded = [row for row in rows if row["scores"] is not None]
+    _histogram(graded, folder / "scores.png")
+    rates = pass_rates(graded, graded_cells(course, tests_only=True))
+    _bars(rates, folder / "cells.png")
+    page = folder / "index.html"
+    page.write_text(_page(course, rows, graded, rates))
+    return page
+
+
+def pass_rates(graded, cells):
+    """{test cell: share of the graded students with full marks on it}."""
+    return {cell: sum(row["scores"].get(cell, (0, 1))[0] == row["scores"].get(cell, (0, 1))[1]
+                      for row in graded) / len(graded) for cell in cells} if graded else {}
+
+
+def _histogram(graded, path):
+    figure, axes = plt.subplots(figsize=(7, 3.5))
+    if graded:
+        top = max(row["max"] for row in graded)
+        axes.hist([row["total"] for row in graded], bins=20, range=(0, top), color="#4c72b0",
+                  edgecolor="white")
+        axes.set_xlim(0, top)
+    axes.set_xlabel("total score (after late penalties)")
+    axes.set_ylabel("students")
+    axes.set_title(f"Scores of the {len(graded)} graded submissions")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _bars(rates, path):
+    figure, axes = plt.subplots(figsize=(7, 0.28 * len(rates) + 1.2))
+    cells = list(rates)[::-1]  # notebook order, top to bottom
+    axes.barh(cells, [100 * rates[c] for c in cells], color="#55a868")
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("students with full marks (%)")
+    axes.tick_params(axis="y", labelsize=8)
+    axes.set_title("Pass rate of every test cell")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _page(course, rows, graded, rates):
+    counts = Counter(row["status"] for row in rows)
+    order = [s for s in (*STATUSES, *sorted(UNGRADED)) if counts[s]]
+    summary = ", ".join(f"{counts[s]} {s}" for s in order)
+    attention = [row for row in rows if row["status"] not in ("ok", "late")]
+    hardest = sorted(rates, key=rates.get)[:5]
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{_e(course.assignment)}: class report</title>
+<style>
+ body {{ font-family: sans-serif; margin: 2em auto; max-width: 60em; color: #222; }}
+ table {{ border-collapse: collapse; margin: 1em 0; }}
+ td, th {{ border: 1px solid #ccc; padding: .3em .6em; vertical-align: top; text-align: left; }}
+ .failed, .incomplete {{ background: #fde2e2; }} .warning {{ background: #fff4d6; }}
+ td.num {{ text-align: right; }}
+</style></head><body>
+<h1>{_e(course.assignment)}: class report</h1>
+<p>{len(rows)} submissions: {_e(summary)}.</p>
+<p>Hardest test cells: {_e(", ".join(f"{c} ({100 * rates[c]:.0f}%)" for c in hardest)) or "-"}.</p>
+<h2>Scores</h2><img src="scores.png" alt="histogram of the total scores">
+<h2>Test cells</h2><img src="cells.png" alt="pass rate of every test cell">
+<h2>Submissions that need a look ({len(attention)})</h2>
+{_table(attention, reasons=True)}
+<h2>All students</h2>
+{_table(rows, reasons=False)}
+</body></html>
+"""
+
+
+def _table(rows, reasons):
+    if not rows:
+        return "<p>None.</p>"
+    head = "<tr><th>student</th><th>status</th><th>total</th><th>late penalty</th>" + \
+        ("<th>what happened</th>" if reasons else "") + "</tr>"
+    lines = [head]
+    for row in rows:
+        total = "" if row["total"] is None else f"{row['total']:g} / {row['max']:g}"
+        why = "<td><ul>" + "".join(f"<li>{_e(r)}</li>" for r in row["reasons"]) + "</ul></td>"
+        lines.append(f'<tr class="{_e(row["status"])}"><td>{_e(row["student"])}</td>'
+                     f'<td>{_e(row["status"])}</td><td class="num">{total}</td>'
+                     f'<td class="num">{row["late_penalty"]:g}</td>{why if reasons else ""}</tr>')
+    return "<table>\n" + "\n".join(lines) + "\n</table>"
+
+
+def _e(text):
+    return html.escape(str(text))

@@ -1,0 +1,176 @@
+"""Catching submissions that try to earn points without solving the exercise.
+
+Two complementary checks:
+
+- `scan` reads the code a student wrote (graded answer cells and cells the student added) and
+  lists what a TA should look at: file, network and process operations, patches of modules or
+  builtins, reflection that reaches into the interpreter, and redefined provided names. It changes
+  no score; it flags.
+- `GUARD` is installed in the kernel before any student code runs. It remembers numpy, the
+  builtins and the course's support modules as they were, and the names each provided cell and
+  test cell defined. Before every test cell it puts back whatever student code replaced (so the
+  test judges with the genuine helpers); after it, it checks again, and a change made while the
+  test ran voids that test. Either way, what was replaced is reported.
+"""
+import ast
+
+# Calls and attributes that a graded function of this lab never needs.
+SUSPICIOUS_CALLS = {
+    "open": "file access", "exec": "dynamic code", "eval": "dynamic code",
+    "compile": "dynamic code", "__import__": "dynamic import", "globals": "namespace access",
+    "setattr": "patching", "delattr": "patching",
+}
+SUSPICIOUS_MODULES = {
+    "os": "operating-system access", "shutil": "file access", "pathlib": "file access",
+    "glob": "file access", "io": "file access", "socket": "network access", "urllib": "network access",
+    "http": "network access", "requests": "network access", "subprocess": "process control",
+    "multiprocessing": "process control", "threading": "process control", "signal": "signal handling",
+    "ctypes": "interpreter internals", "gc": "interpreter internals", "inspect": "interpreter internals",
+    "builtins": "patching builtins", "importlib": "dynamic import", "resource": "process control",
+    "sqlite3": "file access", "pickle": "file access",
+}
+SUSPICIOUS_ATTRIBUTES = {"modules": "sys.modules", "_getframe": "interpreter internals",
+                         "__builtins__": "patching builtins", "__code__": "patching functions",
+                         "__globals__": "interpreter internals", "__dict__": "patching",
+                         "__subclasses__": "interpreter internals"}
+
+
+def scan(source, provided_names, label):
+    """Findings ("label line N: what") in one student cell. `provided_names` are the names the
+    provided cells bind (helpers the tests rely on): rebinding them is reported."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    findings = []
+    modules = {}  # local alias -> module name, from the cell's imports
+    for node in ast.walk(tree):
+        what = _judge(node, modules, provided_names)
+        if what:
+            findings.append(f"{label} line {node.lineno}: {what}")
+    return list(dict.fromkeys(findings))
+
+
+def bound_names(source):
+    """Every name a cell's code may bind (assignments, loops, imports, defs), nested or not."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+def _judge(node, modules, provided_names):
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        for alias in node.names:
+            modules[alias.asname or alias.name.split(".")[0]] = (
+                alias.name if isinstance(node, ast.Import) else f"{node.module}.{alias.name}")
+        top = {name.split(".")[0] for name in names}
+        hits = sorted(SUSPICIOUS_MODULES[t] for t in top if t in SUSPICIOUS_MODULES)
+        return f"imports {', '.join(sorted(top & set(SUSPICIOUS_MODULES)))} ({hits[0]})" if hits else None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in SUSPICIOUS_CALLS:
+        return f"calls {node.func.id}() ({SUSPICIOUS_CALLS[node.func.id]})"
+    if isinstance(node, ast.Attribute) and node.attr in SUSPICIOUS_ATTRIBUTES:
+        return f"uses .{node.attr} ({SUSPICIOUS_ATTRIBUTES[node.attr]})"
+    if isinstance(node, ast.Name) and node.id == "__builtins__":
+        return "uses __builtins__ (patching builtins)"
+    for target in _assigned(node):
+        if isinstance(target, ast.Attribute) and isinstance(_root(target), ast.Name) \
+                and _root(target).id in set(modules) | provided_names | {"np", "numpy"}:
+            return f"assigns {ast.unparse(target)} (patching a module or a provided helper)"
+        if isinstance(target, ast.Name) and target.id in provided_names:
+            return f"redefines {target.id}, which the course provides and the tests use"
+    return None
+
+
+def _assigned(node):
+    """Names and attributes a statement binds (assignments, defs, global rebinding)."""
+    if isinstance(node, ast.Assign):
+        return [t for target in node.targets for t in _flatten(target)]
+    if isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        return [node.target]
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return [ast.Name(id=node.name)]
+    return []
+
+
+def _flatten(target):
+    return [t for e in target.elts for t in _flatten(e)] if isinstance(target, (ast.Tuple, ast.List)) else [target]
+
+
+def _root(node):
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node
+
+
+# Runs in the kernel (see the module docstring). Kept free of names a notebook might use.
+GUARD = r"""
+def _nnlab_guard_factory():
+    import sys, types
+
+    families = ("numpy", "labkit", "builtins", "math")
+    # Builtins that IPython itself swaps around every execution.
+    volatile = {"input", "get_ipython", "display", "exit", "quit", "__IPYTHON__", "_", "__", "___"}
+    originals = {}  # module name -> {attribute: fingerprint}
+    protected = {}  # global name -> fingerprint
+
+    def fingerprint(value):
+        return value, getattr(value, "__code__", None)
+
+    def same(a, b):
+        return a[0] is b[0] and getattr(a[0], "__code__", None) is b[1]
+
+    def put_back(print_):
+        value, code = print_
+        if code is not None and value.__code__ is not code:
+            value.__code__ = code
+        return value
+
+    def remember_modules():
+        for name, module in list(sys.modules.items()):
+            if name not in originals and name.split(".")[0] in families \
+                    and isinstance(module, types.ModuleType):
+                originals[name] = {k: fingerprint(v) for k, v in vars(module).items()
+                                   if not (name == "builtins" and k in volatile)}
+
+    def check(namespace, restore=True, exclude=()):
+        found = []
+        for name, attributes in originals.items():
+            module = sys.modules.get(name)
+            for attribute, print_ in attributes.items() if module else ():
+                if not same(fingerprint(getattr(module, attribute, None)), print_):
+                    found.append(f"{name}.{attribute}")
+                    if restore:
+                        setattr(module, attribute, put_back(print_))
+        for name, print_ in protected.items():
+            if name not in exclude and not same(fingerprint(namespace.get(name)), print_):
+                found.append(name)
+                if restore:
+                    namespace[name] = put_back(print_)
+        return sorted(set(found))
+
+    def snapshot(namespace):
+        return {k: id(v) for k, v in namespace.items()}
+
+    def protect(namespace, before):
+        remember_modules()
+        for name, value in namespace.items():
+            if not name.startswith("_") and before.get(name) != id(value):
+                protected[name] = fingerprint(value)
+
+    remember_modules()
+    return types.SimpleNamespace(check=check, snapshot=snapshot, protect=protect)
+
+_nnlab_guard = _nnlab_guard_factory()
+del _nnlab_guard_factory
+"""

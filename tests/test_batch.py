@@ -1,0 +1,212 @@
+"""The batch grader around the demo class: CSV export, report, feedback that keeps hidden tests
+hidden (checked in a real browser), regrading only what changed, clear errors, and Ctrl-C."""
+import csv
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import matplotlib.image
+import pytest
+
+from nnlab.batch import grade_class
+from nnlab.course import Course, CourseError
+from nnlab.demo import make_class, manifest
+from nnlab.export import write_csv
+from nnlab.feedback import generate_feedback
+from nnlab.fill import fill
+from nnlab.report import write_report
+
+from conftest import REPO, copy_course
+from test_release import secret_lines
+
+SETTINGS, STUDENTS = manifest()
+EXPECTED = {s["id"]: s for s in STUDENTS}
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def test_csv_has_a_row_per_student_with_status_penalty_and_every_cell(built_course, graded_class, tmp_path):
+    """grades.csv agrees with the gradebook and the manifest, cell by cell."""
+    write_csv(built_course, tmp_path / "grades.csv")
+    with open(tmp_path / "grades.csv") as handle:
+        rows = {r["student"]: r for r in csv.DictReader(handle)}
+    assert set(rows) == set(EXPECTED) | {"solution"}
+    for student, row in rows.items():
+        graded = graded_class[student]
+        assert row["status"] == graded["status"] == EXPECTED.get(student, {"status": "ok"})["status"]
+        assert float(row["late_penalty"]) == pytest.approx(EXPECTED.get(student, {}).get("late_penalty", 0))
+        for cell, (score, _) in graded["scores"].items():
+            assert row[cell] == ("" if score is None else f"{score:g}")
+        assert float(row["total"]) == pytest.approx(
+            sum(s or 0 for s, _ in graded["scores"].values()) - float(row["late_penalty"]))
+
+
+def test_report_shows_the_class_and_every_submission_that_needs_a_look(built_course, graded_class):
+    page = write_report(built_course)
+    text = page.read_text()
+    for plot in ("scores.png", "cells.png"):
+        image = matplotlib.image.imread(page.parent / plot)
+        assert image.shape[0] > 200 and image.std() > 0  # a real, non-blank picture
+        assert f'src="{plot}"' in text
+    for student in STUDENTS:
+        if student["status"] in ("incomplete", "failed", "warning"):
+            row = text[text.index(f"<td>{student['id']}</td>"):]
+            assert student["status"] in row[:200]
+    assert "ignored the timeout interrupt" in text
+
+
+def test_feedback_hides_hidden_tests_and_shows_their_message(built_course, graded_class):
+    """A student with a bug in the L2 cost fails hidden tests: the feedback says so, with the
+    test's message, but shows no line of any hidden test or solution."""
+    student = "bug_l2_cost_mean_and_alt_cache_order"
+    assert generate_feedback(built_course, [student], out=lambda line: None) == [student]
+    html = (built_course.root / "feedback" / student / built_course.assignment / "regularization.html").read_text()
+    assert not _leaks(built_course, student, html)
+    assert "hidden test are not shown" in html
+    assert "BEGIN HIDDEN TESTS" not in html
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is installed by `make test`")
+def test_feedback_as_a_student_sees_it_in_a_browser(built_course, graded_class, tmp_path):
+    """Rendered by headless Chromium: the score, the student's own code and the failed hidden
+    test's message are on the page; the hidden test's code is not."""
+    student = "bug_l2_cost_mean_and_alt_cache_order"
+    generate_feedback(built_course, [student], out=lambda line: None)
+    page = built_course.root / "feedback" / student / built_course.assignment / "regularization.html"
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path}", "--dump-dom",
+         page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    text = _visible_text(dom)
+    assert "np.mean" in text  # the student's own (buggy) code
+    assert "Score:" in text or "score" in text.lower()
+    assert "hidden test are not shown" in text
+    assert not _leaks(built_course, student, text)
+
+
+def _leaks(course, student, text):
+    """Secret lines in `text` that the student's own submission does not hold (a correct student
+    writes some solution lines, and may see them)."""
+    own = "\n".join(p.read_text() for p in course.submission(student).glob("*.ipynb"))
+    return [line for line in secret_lines(course) if line in text and line not in own]
+
+
+def _visible_text(dom):
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        parts, skip = [], 0
+
+        def handle_starttag(self, tag, attrs):
+            self.skip += tag in ("script", "style")
+
+        def handle_endtag(self, tag):
+            self.skip -= tag in ("script", "style")
+
+        def handle_data(self, data):
+            if not self.skip:
+                self.parts.append(data)
+
+    parser = Text()
+    parser.feed(dom)
+    return "".join(parser.parts)
+
+
+# ---------------------------------------------------------------- a small class of its own
+
+@pytest.fixture()
+def small_class(built_course, tmp_path):
+    """A copy of the built course with three correct submissions."""
+    course = copy_course(tmp_path)
+    shutil.copy2(built_course.root / "gradebook.db", course.root / "gradebook.db")
+    shutil.rmtree(course.root / "release")
+    shutil.copytree(built_course.root / "release", course.root / "release")
+    classic = [REPO / "demo/students/regularization/classic.py", REPO / "demo/students/batchnorm/classic.py"]
+    for student in ("s1", "s2", "s3"):
+        fill(course, classic, student)
+    return course
+
+
+def test_regrading_grades_only_what_changed(small_class):
+    first = grade_class(small_class, out=lambda line: None)
+    assert sorted(first) == ["s1", "s2", "s3"] and {e["status"] for e in first.values()} == {"ok"}
+    lines = []
+    assert grade_class(small_class, out=lines.append) == {}
+    assert "3 submissions unchanged" in lines[0]
+    fill(small_class, [REPO / "demo/students/regularization/bugs/l2_cost_mean.py"], "s2", force=True)
+    again = grade_class(small_class, out=lambda line: None)
+    assert list(again) == ["s2"]
+    assert sorted(grade_class(small_class, force=True, out=lambda line: None)) == ["s1", "s2", "s3"]
+
+
+def test_ctrl_c_leaves_a_consistent_gradebook_and_the_next_run_finishes(small_class):
+    """SIGINT while the first submissions are graded: the batch stops, its workers and kernels are
+    gone, the ledger says who is not graded, and the next run grades exactly those."""
+    process = subprocess.Popen([sys.executable, "-m", "nnlab.cli", "--course", str(small_class.root),
+                                "grade", "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ledger = small_class.root / "grading" / "status.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (ledger.is_file() and "running" in ledger.read_text()):
+        time.sleep(0.2)
+    time.sleep(3)  # kernels started
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    assert "interrupted" in output
+    statuses = {s: e["status"] for s, e in json.loads(ledger.read_text()).items()}
+    assert "interrupted" in statuses.values() and "running" not in statuses.values()
+    assert not _processes_under(small_class.root)
+    with sqlite3.connect(small_class.root / "gradebook.db") as db:
+        assert db.execute("pragma integrity_check").fetchone() == ("ok",)
+    rest = grade_class(small_class, out=lambda line: None)
+    assert set(rest) == {s for s in ("s1", "s2", "s3") if statuses.get(s) != "ok"}
+    assert {e["status"] for e in rest.values()} == {"ok"}
+
+
+def _processes_under(root):
+    """Pids of processes whose command line or working folder is inside `root`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+            cmdline = open(f"/proc/{pid}/cmdline").read()
+        except OSError:
+            continue
+        if cwd.startswith(str(root)) or str(root) in cmdline:
+            found.append(pid)
+    return found
+
+
+def test_unknown_student_is_an_error_and_nothing_is_written(small_class, capsys):
+    from nnlab.cli import main
+
+    assert main(["--course", str(small_class.root), "grade", "nobody"]) == 2
+    assert "no submission for: nobody" in capsys.readouterr().err
+    assert not (small_class.root / "grading").exists()
+
+
+def test_jobs_must_be_positive(small_class, capsys):
+    from nnlab.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--course", str(small_class.root), "grade", "--jobs", "0"])
+    assert "not a positive whole number" in capsys.readouterr().err
+
+
+def test_no_submissions_or_no_release_or_no_course_is_a_clear_error(built_course, tmp_path):
+    course = copy_course(tmp_path / "empty")
+    with pytest.raises(CourseError, match="not released yet"):
+        grade_class(course)
+    shutil.copy2(built_course.root / "gradebook.db", course.root / "gradebook.db")
+    with pytest.raises(CourseError, match="no submissions"):
+        grade_class(course)
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(CourseError, match="no course folder"):
+        Course(tmp_path / "elsewhere")
+    with pytest.raises(CourseError, match="no assignment 'other'"):
+        grade_class(Course(course.root, assignment="other"))
+    assert not (course.root / "grading").exists()
