@@ -6,6 +6,7 @@ their own student's rows to the gradebook through nbgrader; the batch process al
 ledger. On Ctrl-C the running workers and their kernels are killed and their students recorded as
 interrupted, to be graded first by the next run.
 """
+import copy
 import logging
 import multiprocessing
 import os
@@ -15,12 +16,15 @@ import time
 from datetime import datetime, timezone
 from multiprocessing.connection import wait
 
+from traitlets.config import Config
+
 from .course import CourseError
 from .execution import kill_kernels
 from .grading import STATUSES, grade_submission
 from .intake import digest
 from .late import apply_due_date
 from .ledger import INTERRUPTED, RUNNING, Ledger, course_key
+from .sandbox import SandboxUnavailable, check_sandbox, uid_for_slot
 
 
 def submitted_students(course):
@@ -29,11 +33,20 @@ def submitted_students(course):
     return sorted(p.parent.name for p in folder.glob(f"*/{course.assignment}") if p.is_dir())
 
 
-def grade_class(course, students=None, jobs=None, force=False, config=None, out=print):
+def grade_class(course, students=None, jobs=None, force=False, config=None, sandbox=True,
+                out=print):
     """Grade the named students (default: every submission) that changed since their last
     grading, or all of them with `force`; `config` adds to nbgrader's configuration, e.g.
-    {"Execute": {"timeout": 30}}. Returns {student: ledger entry} of those graded."""
+    {"Execute": {"timeout": 30}}. Student code runs in the sandbox unless `sandbox` is False.
+    Returns {student: ledger entry} of those graded."""
     everyone = _check(course, students)
+    if sandbox:
+        try:
+            check_sandbox()
+        except SandboxUnavailable as error:
+            raise CourseError(str(error)) from None
+    else:
+        out("WARNING: grading without the sandbox: student code runs with your rights")
     ledger = Ledger(course)
     key = course_key(course)
     keys = {s: f"{digest(course.submission(s))}:{key}" for s in (students or everyone)}
@@ -45,6 +58,8 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, out=
         return {}
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     out(f"grading {len(todo)} submissions, {jobs} at a time")
+    config = Config(config or {})
+    config.GuardedExecute.sandbox = sandbox
     results = _run(course, todo, keys, jobs, ledger, config, out)
     _summary(results, out)
     return results
@@ -69,26 +84,32 @@ def _check(course, students):
 def _run(course, todo, keys, jobs, ledger, config, out):
     context = multiprocessing.get_context("fork")
     queue, running, results = list(todo), {}, {}
+    free_slots = list(range(jobs))  # each running kernel has a sandbox uid of its own
     started = time.perf_counter()
     try:
         while queue or running:
             while queue and len(running) < jobs:
-                student = queue.pop(0)
+                student, slot = queue.pop(0), free_slots.pop(0)
                 ledger.record(student, {"status": RUNNING, "key": keys[student]})
                 receiver, sender = context.Pipe(duplex=False)
-                worker = context.Process(target=_work, args=(course, student, config, sender), daemon=True)
+                settings = copy.deepcopy(config)
+                settings.SandboxedKernelManager.uid = uid_for_slot(slot)
+                worker = context.Process(target=_work, args=(course, student, settings, sender),
+                                         daemon=True)
                 worker.start()
                 sender.close()
-                running[worker.sentinel] = (student, worker, receiver)
+                running[worker.sentinel] = (student, worker, receiver, slot)
             for sentinel in wait(list(running)):
-                student, worker, receiver = running.pop(sentinel)
+                student, worker, receiver, slot = running.pop(sentinel)
+                free_slots.append(slot)
                 entry = _outcome(worker, receiver)
-                entry.update(key=keys[student], graded_at=_now())
+                entry.update(key=keys[student], graded_at=_now(),
+                             sandbox=config.GuardedExecute.sandbox)
                 ledger.record(student, entry)
                 results[student] = entry
                 _progress(out, len(results), len(todo), student, entry, started, len(running))
     except KeyboardInterrupt:
-        for student, worker, _ in running.values():
+        for student, worker, _, _ in running.values():
             worker.terminate()
             worker.join()
             ledger.record(student, {"status": INTERRUPTED, "key": "",

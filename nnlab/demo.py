@@ -1,4 +1,5 @@
-"""`nnlab demo`: build the release, make the demo class, grade it, and compare with the manifest."""
+"""`nnlab demo`: build the release, make the demo class, grade it, export, report and feedback,
+and compare each student's outcome with the manifest."""
 import tomllib
 from pathlib import Path
 
@@ -7,8 +8,10 @@ from dateutil import parser as date_parser
 from . import damage
 from .batch import grade_class
 from .export import write_csv
+from .feedback import generate_feedback
 from .fill import fill
 from .release import build
+from .report import write_report
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
 
@@ -50,7 +53,9 @@ def run_demo(course, jobs=None):
     make_class(course, students)
     grade_class(course, jobs=jobs, force=True, config=limits(settings))
     rows = {row["student"]: row for row in write_csv(course, course.root / "grades.csv")}
-    print(f"\nwrote {course.root / 'grades.csv'}\n")
+    feedback = generate_feedback(course, out=lambda line: None)
+    print(f"\nwrote {course.root / 'grades.csv'}, {write_report(course)}, and the feedback of "
+          f"{len(feedback)} students under {course.root / 'feedback'}\n")
     print_table(students, rows)
 
 

@@ -13,7 +13,10 @@ import ast
 import asyncio
 import json
 import os
+import shutil
 import signal
+import tempfile
+from pathlib import Path
 from time import monotonic
 
 from jupyter_core.utils import ensure_async, run_sync
@@ -21,8 +24,9 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade, is_locked, is_solution
-from traitlets import Integer
+from traitlets import Bool, Integer
 
+from .sandbox import SandboxedKernelManager
 from .tampering import GUARD, bound_names
 
 NOT_RUN = "NotRun"
@@ -38,11 +42,33 @@ class GuardedExecute(Execute):
                           ).tag(config=True)
     output_limit = Integer(1_000_000, help="bytes of output kept per cell; the rest is dropped"
                            ).tag(config=True)
+    sandbox = Bool(True, help="run the kernel confined (see nnlab.sandbox)").tag(config=True)
     # A cell still printing after this many times the limit is interrupted: its output is lost
     # anyway, and shipping hundreds of MB through the kernel's sockets takes minutes.
     flood_factor = 20
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.sandbox:  # nbgrader's Execute passes its own kernel manager class to nbclient
+            self.kernel_manager_class = SandboxedKernelManager
+
     def preprocess(self, nb, resources=None, km=None):
+        """Execute in a scratch copy of the notebook's folder without its notebooks: the
+        autograded notebooks there hold the hidden tests, which student code must not read."""
+        folder = Path(resources["metadata"]["path"])
+        with tempfile.TemporaryDirectory(prefix="nnlab-work-") as scratch:
+            os.chmod(scratch, 0o755)  # bwrap enters it before switching to the kernel's uid
+            for entry in folder.iterdir():
+                if entry.suffix != ".ipynb":
+                    copy = shutil.copytree if entry.is_dir() else shutil.copy2
+                    copy(entry, Path(scratch) / entry.name)
+            resources["metadata"]["path"] = scratch
+            try:
+                return self._execute(nb, resources, km)
+            finally:
+                resources["metadata"]["path"] = str(folder)
+
+    def _execute(self, nb, resources, km):
         self.events = []  # [{"kind", "cell", "message"}], in the order they happened
         self._stopped = None  # why the kernel is gone, once it is
         self._deadline = monotonic() + self.time_budget
@@ -70,13 +96,12 @@ class GuardedExecute(Execute):
         kind = _kind(cell)
         if not self._guarded:
             self._guarded = await self._silent(GUARD) is not None
-        if kind != "student":
-            await self._silent("_nnlab_before = _nnlab_guard.snapshot(globals())")
-        if kind == "test":
+        if kind != "student":  # course code runs with the genuine helpers
             replaced = await self._check_guard()
             if replaced:
                 self._note(cell, cell_index, "tampering", f"student code had replaced "
-                           f"{', '.join(replaced)}; put back before this test")
+                           f"{', '.join(replaced)}; put back before this cell")
+            await self._silent("_nnlab_before = _nnlab_guard.snapshot(globals())")
         budget_bound = self._get_timeout(cell) < (super()._get_timeout(cell) or float("inf"))
         try:
             await super().async_execute_cell(cell, cell_index, execution_count, store_history)
@@ -90,7 +115,7 @@ class GuardedExecute(Execute):
                        "its kernel was killed")
             return cell
         self._after(cell, cell_index, budget_bound)
-        if kind == "test":
+        if kind == "test" and self._stopped is None:
             replaced = await self._check_guard(exclude=bound_names(cell.source))
             if replaced:
                 message = f"{', '.join(replaced)} replaced while this test ran: it scores nothing"
@@ -109,8 +134,14 @@ class GuardedExecute(Execute):
             else:
                 self._note(cell, cell_index, "timeout", f"interrupted after the per-cell "
                            f"timeout ({self.timeout} s)")
-        if any(out.get("ename") == "SystemExit" for out in cell.outputs):
+        errors = {out.get("ename") for out in cell.outputs}
+        if "SystemExit" in errors:
             self._note(cell, cell_index, "exit", "called sys.exit()")
+        if "MemoryError" in errors:
+            self._note(cell, cell_index, "memory", "ran out of memory (MemoryError)")
+        if "BlockingIOError" in errors:
+            self._note(cell, cell_index, "processes", "could not start a process or thread "
+                       "(BlockingIOError: a process limit)")
 
     async def _silent(self, code, **expressions):
         """Run grader code in the kernel, unseen in the notebook; the reply, or None."""

@@ -30,7 +30,8 @@ def class_rows(course):
         entry = ledger.get(student) or {"status": "not graded",
                                         "reasons": ["not graded yet: run nnlab grade"]}
         row = {"student": student, "status": entry["status"], "reasons": entry.get("reasons", []),
-               "scores": None, "late_penalty": 0.0, "total": None, "max": None}
+               "scores": None, "late_penalty": 0.0, "total": None, "max": None,
+               "sandbox": entry.get("sandbox")}
         if entry["status"] not in UNGRADED:
             scores, penalty, _ = read_scores(course, student)
             if scores is not None:
@@ -49,14 +50,18 @@ def write_csv(course, path):
     rows = class_rows(course)
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "status", "total", "max", "late_penalty", "reasons", *cells])
+        writer.writerow(["student", "status", "total", "max", "late_penalty", "sandboxed", "reasons",
+                         *cells])
         for row in rows:
             scores = row["scores"] or {}
             writer.writerow([row["student"], row["status"], _blank(row["total"]),
-                             _blank(row["max"]), row["late_penalty"], " | ".join(row["reasons"]),
+                             _blank(row["max"]), row["late_penalty"], _blank(row["sandbox"]),
+                             " | ".join(row["reasons"]),
                              *[_blank(scores.get(cell, (None,))[0]) for cell in cells]])
     return rows
 
 
 def _blank(value):
-    return "" if value is None else f"{value:g}"
+    if value is None:
+        return ""
+    return ("yes" if value else "no") if isinstance(value, bool) else f"{value:g}"

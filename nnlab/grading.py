@@ -8,7 +8,9 @@ import logging
 import os
 import time
 
+import nbformat
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.utils import is_grade, is_locked, is_solution
 from traitlets.config import Config
 from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
@@ -16,9 +18,10 @@ from nbgrader.preprocessors import Execute
 
 from . import intake as submission_intake
 from .execution import GuardedExecute
+from .tampering import scan, top_level_names
 
 # Worst first: the status of a submission is that of its worst finding.
-STATUSES = ("failed", "incomplete", "warning", "late", "ok")
+STATUSES = ("failed", "flagged", "incomplete", "warning", "late", "ok")
 # What the kernel's own events mean for the submission: cells were lost, or only noted.
 LOSSES = {"died", "killed", "budget"}
 # One kernel per core: numpy's threads would only compete with the other jobs.
@@ -46,6 +49,8 @@ def grade_submission(course, student, staging, config=None):
     submission_intake.stage(found, course.submission(student),
                             staging / student / course.assignment)
     reasons, lost = list(found.problems) + list(found.notes), bool(found.problems)
+    suspicious = suspicious_code(course, found.notebooks)
+    reasons += suspicious
     graded = []
     for name in sorted(found.notebooks):
         converter = _converter(course, student, staging, name, config)
@@ -58,16 +63,32 @@ def grade_submission(course, student, staging, config=None):
                            f"see grading/logs/{student}.log")
         events = getattr(converter, "events", [])
         lost |= any(event["kind"] in LOSSES for event in events)
+        suspicious += [e for e in events if e["kind"] == "tampering"]
         reasons += _describe(f"{name}.ipynb", events)
     scores, penalty, late_seconds = read_scores(course, student) if graded else (None, 0.0, 0)
     if late_seconds > 0:
         reasons.append(f"submitted {_duration(late_seconds)} after the due date: "
                        f"late penalty {penalty:g} points")
-    status = ("failed" if not graded else "incomplete" if lost
+    status = ("failed" if not graded else "flagged" if suspicious else "incomplete" if lost
               else "warning" if len(reasons) > (late_seconds > 0) else "late" if late_seconds > 0
               else "ok")
     return {"status": status, "reasons": reasons, "scores": scores, "late_penalty": penalty,
             "seconds": round(time.perf_counter() - started, 1)}
+
+
+def suspicious_code(course, notebooks):
+    """What the code the student wrote does that a TA should look at (tampering.scan)."""
+    found = []
+    for name, notebook in sorted(notebooks.items()):
+        release = nbformat.read(course.folder("release") / f"{name}.ipynb", as_version=4)
+        provided = set().union(*[top_level_names(c.source) for c in release.cells
+                                 if c.cell_type == "code" and is_locked(c) and not is_grade(c)])
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type == "code" and (is_solution(cell) or "nbgrader" not in cell.metadata):
+                label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
+                found += [f"suspicious code: {name}.ipynb, cell {finding}"
+                          for finding in scan(cell.source, provided, label)]
+    return found
 
 
 def read_scores(course, student):

@@ -72,11 +72,13 @@ def _page(course, rows, graded, rates):
  body {{ font-family: sans-serif; margin: 2em auto; max-width: 60em; color: #222; }}
  table {{ border-collapse: collapse; margin: 1em 0; }}
  td, th {{ border: 1px solid #ccc; padding: .3em .6em; vertical-align: top; text-align: left; }}
- .failed, .incomplete {{ background: #fde2e2; }} .warning {{ background: #fff4d6; }}
+ .failed, .flagged, .incomplete {{ background: #fde2e2; }} .warning {{ background: #fff4d6; }}
+ .unconfined {{ border: 2px solid #c00; padding: .5em; }}
  td.num {{ text-align: right; }}
 </style></head><body>
 <h1>{_e(course.assignment)}: class report</h1>
 <p>{len(rows)} submissions: {_e(summary)}.</p>
+{_unconfined(rows)}
 <p>Hardest test cells: {_e(", ".join(f"{c} ({100 * rates[c]:.0f}%)" for c in hardest)) or "-"}.</p>
 <h2>Scores</h2><img src="scores.png" alt="histogram of the total scores">
 <h2>Test cells</h2><img src="cells.png" alt="pass rate of every test cell">
@@ -86,6 +88,14 @@ def _page(course, rows, graded, rates):
 {_table(rows, reasons=False)}
 </body></html>
 """
+
+
+def _unconfined(rows):
+    names = [row["student"] for row in rows if row.get("sandbox") is False]
+    if not names:
+        return ""
+    return (f'<p class="unconfined">Graded WITHOUT the sandbox (nnlab grade --no-sandbox): '
+            f'{_e(", ".join(names))}. Their code ran with the grader\'s rights.</p>')
 
 
 def _table(rows, reasons):

@@ -14,11 +14,13 @@ Two complementary checks:
 """
 import ast
 
+from IPython.core.inputtransformer2 import TransformerManager
+
 # Calls and attributes that a graded function of this lab never needs.
 SUSPICIOUS_CALLS = {
     "open": "file access", "exec": "dynamic code", "eval": "dynamic code",
     "compile": "dynamic code", "__import__": "dynamic import", "globals": "namespace access",
-    "setattr": "patching", "delattr": "patching",
+    "setattr": "patching", "delattr": "patching", "get_ipython": "interpreter internals",
 }
 SUSPICIOUS_MODULES = {
     "os": "operating-system access", "shutil": "file access", "pathlib": "file access",
@@ -35,12 +37,19 @@ SUSPICIOUS_ATTRIBUTES = {"modules": "sys.modules", "_getframe": "interpreter int
                          "__subclasses__": "interpreter internals"}
 
 
+def parse(source):
+    """A cell's syntax tree, IPython magics turned into the Python they run; None if invalid."""
+    try:
+        return ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError:
+        return None
+
+
 def scan(source, provided_names, label):
     """Findings ("label line N: what") in one student cell. `provided_names` are the names the
     provided cells bind (helpers the tests rely on): rebinding them is reported."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = parse(source)
+    if tree is None:
         return []
     findings = []
     modules = {}  # local alias -> module name, from the cell's imports
@@ -48,17 +57,39 @@ def scan(source, provided_names, label):
         what = _judge(node, modules, provided_names)
         if what:
             findings.append(f"{label} line {node.lineno}: {what}")
+    rebound = {name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names}
+    for statement in tree.body:
+        if isinstance(statement, ast.Import):  # `import numpy as np` binds the same module again
+            continue
+        for name in sorted((_statement_names(statement) | rebound) & provided_names):
+            findings.append(f"{label} line {statement.lineno}: redefines {name}, which the "
+                            f"course provides and the tests use")
     return list(dict.fromkeys(findings))
+
+
+def top_level_names(source):
+    """Names a cell binds at its top level (assignments, loops, imports, defs, classes)."""
+    tree = parse(source)
+    return {name for statement in tree.body for name in _statement_names(statement)} if tree else set()
+
+
+def _statement_names(statement):
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in statement.names}
+    if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+        return {statement.name}
+    targets = [t.optional_vars for t in statement.items] if isinstance(statement, ast.With) \
+        else [statement.target] if isinstance(statement, (ast.For, ast.AugAssign, ast.AnnAssign)) \
+        else statement.targets if isinstance(statement, ast.Assign) else []
+    return {node.id for target in targets if target is not None for node in _flatten(target)
+            if isinstance(node, ast.Name)}
 
 
 def bound_names(source):
     """Every name a cell's code may bind (assignments, loops, imports, defs), nested or not."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
+    tree = parse(source)
     names = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(tree) if tree else ():
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
@@ -87,8 +118,6 @@ def _judge(node, modules, provided_names):
         if isinstance(target, ast.Attribute) and isinstance(_root(target), ast.Name) \
                 and _root(target).id in set(modules) | provided_names | {"np", "numpy"}:
             return f"assigns {ast.unparse(target)} (patching a module or a provided helper)"
-        if isinstance(target, ast.Name) and target.id in provided_names:
-            return f"redefines {target.id}, which the course provides and the tests use"
     return None
 
 
@@ -157,18 +186,59 @@ def _nnlab_guard_factory():
                 found.append(name)
                 if restore:
                     namespace[name] = put_back(print_)
-        return sorted(set(found))
+        return sorted(set(found + check_shell(restore)))
+
+    shell = get_ipython()  # noqa: F821 (the kernel's)
+    hooks = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
+    methods = ("run_cell", "run_cell_async", "run_ast_nodes", "run_code", "transform_cell",
+               "showtraceback", "_showtraceback", "showsyntaxerror")
+    shell_state = {}
+
+    def remember_shell():
+        shell_state.update(hooks={h: list(getattr(shell, h)) for h in hooks},
+                           events={e: list(c) for e, c in shell.events.callbacks.items()},
+                           methods={m: getattr(shell, m) for m in methods})
+
+    def check_shell(restore):
+        # how the shell that runs the tests was altered: code transformers, event hooks, its
+        # run and traceback methods, a trace function
+        found = []
+        for name, original in shell_state["hooks"].items():
+            if list(map(id, getattr(shell, name))) != list(map(id, original)):
+                found.append(f"IPython {name}")
+                if restore:
+                    getattr(shell, name)[:] = original
+        for name, original in shell_state["events"].items():
+            if list(map(id, shell.events.callbacks[name])) != list(map(id, original)):
+                found.append(f"IPython event {name}")
+                if restore:
+                    shell.events.callbacks[name][:] = original
+        for name, original in shell_state["methods"].items():
+            if getattr(shell, name) != original:
+                found.append(f"IPython shell.{name}")
+                if restore:
+                    setattr(shell, name, original)
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            found.append("sys.settrace/setprofile")
+            if restore:
+                sys.settrace(None)
+                sys.setprofile(None)
+        return found
 
     def snapshot(namespace):
         return {k: id(v) for k, v in namespace.items()}
 
     def protect(namespace, before):
+        # after a provided or test cell: what it set up (modules, names, shell hooks such as
+        # matplotlib's) is the course's own
         remember_modules()
+        remember_shell()
         for name, value in namespace.items():
             if not name.startswith("_") and before.get(name) != id(value):
                 protected[name] = fingerprint(value)
 
     remember_modules()
+    remember_shell()
     return types.SimpleNamespace(check=check, snapshot=snapshot, protect=protect)
 
 _nnlab_guard = _nnlab_guard_factory()

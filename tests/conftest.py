@@ -46,15 +46,28 @@ def built_course(tmp_path_factory):
     return course
 
 
+class GradedClass(dict):
+    """{student: export row (status, reasons, scores...)}, and in `before` the bytes of every
+    file of source/ and submitted/ as they were before grading."""
+
+
+def files_under(*folders):
+    return {path: path.read_bytes() for folder in folders for path in sorted(folder.rglob("*"))
+            if path.is_file()}
+
+
 @pytest.fixture(scope="session")
 def graded_class(built_course):
     """The demo class plus a submission of the master notebooks themselves ("solution"), graded
-    by `nnlab grade` with the demo's limits: {student: export row (status, reasons, scores...)}."""
+    by `nnlab grade`, sandboxed, with the demo's limits."""
     course = built_course
     settings, students = manifest()
     make_class(course, students)
     solution = course.submission("solution")
     shutil.copytree(course.folder("source"), solution)
     (solution / "timestamp.txt").write_text("2026-11-01 00:00:00.000000 UTC")
+    before = files_under(course.folder("source"), course.root / "submitted")
     grade_class(course, config=limits(settings), out=lambda line: None)
-    return {row["student"]: row for row in class_rows(course)}
+    graded = GradedClass((row["student"], row) for row in class_rows(course))
+    graded.before = before
+    return graded

@@ -130,3 +130,36 @@ def test_fill_command_reports_errors_without_a_traceback(course, tmp_path, capsy
     status = main(["--course", str(course.root), "fill", str(write(tmp_path, "def f(:\n")), "--student", "x"])
     assert status == 2
     assert "syntax error" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- hostile students
+
+HOSTILE = [s for s in STUDENTS if s["id"].startswith("hostile_")]
+
+
+def dishonest_functions(student, owned):
+    """The graded functions a hostile student did not solve: those its hostile and bug files define."""
+    files = student["bugs"] + [f for f in student["files"] if f.parent.name == "hostile"]
+    return {name for f in files for name in owned if f"def {name}(" in f.read_text()}
+
+
+@pytest.mark.parametrize("student", HOSTILE, ids=lambda s: s["id"])
+def test_hostile_student_scores_no_more_than_blank_where_it_did_not_solve(built_course, graded_class, student):
+    owned = function_tests(built_course)
+    cheated = dishonest_functions(student, owned)
+    assert cheated
+    scores, blank = graded_class[student["id"]]["scores"], graded_class["blank"]["scores"]
+    for cell in (cell for name in cheated for cell in owned[name]):
+        assert scores[cell][0] <= blank[cell][0], cell
+
+
+def test_grading_left_source_submissions_and_gradebook_intact(built_course, graded_class):
+    """No hostile student changed source/, another submission, or a grade in the gradebook."""
+    from conftest import files_under
+    from nbgrader.api import Gradebook
+
+    assert files_under(built_course.folder("source"), built_course.root / "submitted") == graded_class.before
+    with Gradebook(built_course.db_url) as gradebook:
+        for student in graded_class:
+            for notebook in gradebook.find_submission(built_course.assignment, student).notebooks:
+                assert all((g.auto_score or 0) <= g.max_score for g in notebook.grades)
