@@ -2,14 +2,14 @@
 
 - speed-up: plain serial `nbgrader autograde` over `nnlab grade --jobs 2` (target >= 1.8x on
   2 cores);
-- overhead: `nnlab grade --jobs 1` over executing the same (autograded) notebooks with nbclient
-  alone, one after the other (target <= 1.15x).
+- overhead: `nnlab grade --jobs 1 --no-sandbox` over executing the same (autograded) notebooks
+  with nbclient alone, one after the other (target <= 1.15x);
+- the sandbox's cost: `nnlab grade --jobs 1` over `nnlab grade --jobs 1 --no-sandbox`.
 
 Run: .venv/bin/python bench/grading.py [--students 8]
 """
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,8 +54,9 @@ def plain_serial(course):
     return time.perf_counter() - started
 
 
-def nnlab_grade(course, jobs):
-    return timed([sys.executable, "-m", "nnlab.cli", "grade", "--force", "--jobs", str(jobs)], course)
+def nnlab_grade(course, jobs, sandbox=True):
+    return timed([sys.executable, "-m", "nnlab.cli", "grade", "--force", "--jobs", str(jobs),
+                  *([] if sandbox else ["--no-sandbox"])], course)
 
 
 def execute_only(course):
@@ -63,10 +64,9 @@ def execute_only(course):
     from nnlab.notebooks import execute
 
     notebooks = sorted((course.root / "autograded").glob(f"*/{course.assignment}/*.ipynb"))
-    os.environ.update(THREAD_LIMITS)  # as nnlab grade runs its kernels
     started = time.perf_counter()
     for path in notebooks:
-        execute(path)
+        execute(path, env=THREAD_LIMITS)  # as nnlab grade runs its kernels
     return time.perf_counter() - started
 
 
@@ -81,14 +81,17 @@ def main(argv=None):
         serial = plain_serial(course)
         parallel = nnlab_grade(course, 2)
         one = nnlab_grade(course, 1)
+        unconfined = nnlab_grade(course, 1, sandbox=False)
         bare = execute_only(course)
     n = args.students
     print(f"\n{n} submissions, {os.cpu_count()} cores")
     print(f"plain serial nbgrader autograde  {serial:7.1f} s")
     print(f"nnlab grade --jobs 2             {parallel:7.1f} s   speed-up {serial / parallel:.2f}x (target >= 1.8x)")
     print(f"nnlab grade --jobs 1             {one:7.1f} s   {one / n:.1f} s per submission")
+    print(f"nnlab grade --jobs 1 --no-sandbox{unconfined:7.1f} s   {unconfined / n:.1f} s per submission")
     print(f"nbclient execution only          {bare:7.1f} s   {bare / n:.1f} s per submission")
-    print(f"overhead of nnlab grade          {one / bare:.2f}x (target <= 1.15x)")
+    print(f"overhead of nnlab grade          {unconfined / bare:.2f}x (target <= 1.15x)")
+    print(f"cost of the sandbox              {one / unconfined:.2f}x")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 import csv
 
 import nbformat
-from nbgrader.utils import is_grade
+from nbgrader.utils import is_grade, is_task
 
 from .batch import submitted_students
 from .grading import read_scores
@@ -18,7 +18,8 @@ def graded_cells(course, tests_only=False):
     notebook order."""
     return [cell.metadata["nbgrader"]["grade_id"] for path in course.notebooks("source")
             for cell in nbformat.read(path, as_version=4).cells
-            if is_grade(cell) and (cell.cell_type == "code" or not tests_only)]
+            if (is_grade(cell) and cell.cell_type == "code")
+            or ((is_grade(cell) or is_task(cell)) and not tests_only)]
 
 
 def class_rows(course):

@@ -1,14 +1,15 @@
 """`nnlab feedback`: the HTML feedback students get back, with hidden tests kept hidden.
 
 nbgrader's own feedback shows the autograded notebook, whose test cells were restored from the
-gradebook with their hidden tests. Its ClearHiddenTests removes that source, but a failing hidden
+gradebook with their hidden tests, and whose written questions still hold their mark schemes
+(removed here by nbgrader's ClearMarkScheme). Its ClearHiddenTests removes that source, but a failing hidden
 assert would still show its line in the traceback. `HiddenTestsFeedback` does both: it removes
 the hidden region and reduces the error of such a cell to its type and message.
 """
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, GetGrades
 
 from .export import UNGRADED
 from .ledger import Ledger
@@ -46,7 +47,7 @@ def _convert(course, student):
     config = course.config()
     config.CourseDirectory.assignment_id = course.assignment
     config.CourseDirectory.student_id = student
-    config.GenerateFeedback.preprocessors = [HiddenTestsFeedback, GetGrades,
+    config.GenerateFeedback.preprocessors = [HiddenTestsFeedback, ClearMarkScheme, GetGrades,
                                              CSSHTMLHeaderPreprocessor]
     converter = GenerateFeedback(coursedir=CourseDirectory(config=config), config=config)
     converter.force = True

@@ -81,14 +81,19 @@ def suspicious_code(course, notebooks):
     found = []
     for name, notebook in sorted(notebooks.items()):
         release = nbformat.read(course.folder("release") / f"{name}.ipynb", as_version=4)
-        provided = set().union(*[top_level_names(c.source) for c in release.cells
-                                 if c.cell_type == "code" and is_locked(c) and not is_grade(c)])
+        provided = {name for c in release.cells if _provided(c) for name in top_level_names(c.source)
+                    if not name.startswith("_")}
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type == "code" and (is_solution(cell) or "nbgrader" not in cell.metadata):
                 label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
                 found += [f"suspicious code: {name}.ipynb, cell {finding}"
                           for finding in scan(cell.source, provided, label)]
     return found
+
+
+def _provided(cell):
+    """A read-only code cell of the course that is not a test: imports, data, training runs."""
+    return cell.cell_type == "code" and is_locked(cell) and not is_grade(cell)
 
 
 def read_scores(course, student):

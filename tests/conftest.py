@@ -3,6 +3,7 @@ real nbgrader commands."""
 import shutil
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from nnlab.autograde import nbgrader_command
@@ -56,6 +57,20 @@ def files_under(*folders):
             if path.is_file()}
 
 
+def write_solution_submission(course, student):
+    """A submission whose answer cells hold the master notebooks' solutions, all else as released."""
+    folder = course.submission(student)
+    shutil.copytree(course.folder("release"), folder)
+    for path in course.notebooks("source"):
+        solutions = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(path, as_version=4).cells
+                     if c.metadata.get("nbgrader", {}).get("solution")}
+        notebook = nbformat.read(folder / path.name, as_version=4)
+        for cell in notebook.cells:
+            cell.source = solutions.get(cell.metadata.get("nbgrader", {}).get("grade_id"), cell.source)
+        nbformat.write(notebook, folder / path.name)
+    (folder / "timestamp.txt").write_text("2026-11-01 00:00:00.000000 UTC")
+
+
 @pytest.fixture(scope="session")
 def graded_class(built_course):
     """The demo class plus a submission of the master notebooks themselves ("solution"), graded
@@ -63,9 +78,7 @@ def graded_class(built_course):
     course = built_course
     settings, students = manifest()
     make_class(course, students)
-    solution = course.submission("solution")
-    shutil.copytree(course.folder("source"), solution)
-    (solution / "timestamp.txt").write_text("2026-11-01 00:00:00.000000 UTC")
+    write_solution_submission(course, "solution")
     before = files_under(course.folder("source"), course.root / "submitted")
     grade_class(course, config=limits(settings), out=lambda line: None)
     graded = GradedClass((row["student"], row) for row in class_rows(course))

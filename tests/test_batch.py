@@ -198,6 +198,7 @@ def test_jobs_must_be_positive(small_class, capsys):
 
 
 def test_no_submissions_or_no_release_or_no_course_is_a_clear_error(built_course, tmp_path):
+    (tmp_path / "empty").mkdir()
     course = copy_course(tmp_path / "empty")
     with pytest.raises(CourseError, match="not released yet"):
         grade_class(course)

@@ -137,19 +137,27 @@ def test_fill_command_reports_errors_without_a_traceback(course, tmp_path, capsy
 HOSTILE = [s for s in STUDENTS if s["id"].startswith("hostile_")]
 
 
-def dishonest_functions(student, owned):
-    """The graded functions a hostile student did not solve: those its hostile and bug files define."""
-    files = student["bugs"] + [f for f in student["files"] if f.parent.name == "hostile"]
-    return {name for f in files for name in owned if f"def {name}(" in f.read_text()}
+def defined(owned, path):
+    return [name for name in owned if f"def {name}(" in path.read_text()]
+
+
+def not_honestly_solved(student, owned):
+    """Test cells a hostile student did not earn: every test of a function its hostile file
+    defines, and the tests that its bug costs an honest student with the same bug."""
+    cells = {cell for path in student["files"] if path.parent.name == "hostile"
+             for name in defined(owned, path) for cell in owned[name]}
+    for bug in student["bugs"]:
+        honest = next(s for s in STUDENTS if bug in s["bugs"] and not s["damage"])
+        cells |= set(honest["lost"]) & {c for name in defined(owned, bug) for c in owned[name]}
+    return cells
 
 
 @pytest.mark.parametrize("student", HOSTILE, ids=lambda s: s["id"])
 def test_hostile_student_scores_no_more_than_blank_where_it_did_not_solve(built_course, graded_class, student):
-    owned = function_tests(built_course)
-    cheated = dishonest_functions(student, owned)
-    assert cheated
+    cells = not_honestly_solved(student, function_tests(built_course))
+    assert cells
     scores, blank = graded_class[student["id"]]["scores"], graded_class["blank"]["scores"]
-    for cell in (cell for name in cheated for cell in owned[name]):
+    for cell in cells:
         assert scores[cell][0] <= blank[cell][0], cell
 
 
