@@ -10,7 +10,6 @@ checks of `tampering.GUARD`: what student code replaced is put back before the t
 during which something was replaced scores nothing.
 """
 import ast
-import asyncio
 import json
 import os
 import shutil
@@ -43,9 +42,6 @@ class GuardedExecute(Execute):
     output_limit = Integer(1_000_000, help="bytes of output kept per cell; the rest is dropped"
                            ).tag(config=True)
     sandbox = Bool(True, help="run the kernel confined (see nnlab.sandbox)").tag(config=True)
-    # A cell still printing after this many times the limit is interrupted: its output is lost
-    # anyway, and shipping hundreds of MB through the kernel's sockets takes minutes.
-    flood_factor = 20
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -88,20 +84,12 @@ class GuardedExecute(Execute):
         if self._stopped is None and monotonic() >= self._deadline:
             self._stop(cell, cell_index, "budget", f"the notebook used up its time budget "
                        f"({self.time_budget} s) before this cell")
-        if self._stopped is None:
-            KERNEL_GROUPS.add(self.km.provisioner.pgid)
         if self._stopped is not None:
             cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
             return cell
+        KERNEL_GROUPS.add(self.km.provisioner.pgid)
         kind = _kind(cell)
-        if not self._guarded:
-            self._guarded = await self._silent(GUARD) is not None
-        if kind != "student":  # course code runs with the genuine helpers
-            replaced = await self._check_guard(exclude=bound_names(cell.source))
-            if replaced:
-                self._note(cell, cell_index, "tampering", f"student code had replaced "
-                           f"{', '.join(replaced)}; put back before this cell")
-            await self._silent("_nnlab_before = _nnlab_guard.snapshot(globals())")
+        await self._guard_before(cell, cell_index, kind)
         budget_bound = self._get_timeout(cell) < (super()._get_timeout(cell) or float("inf"))
         try:
             await super().async_execute_cell(cell, cell_index, execution_count, store_history)
@@ -115,6 +103,24 @@ class GuardedExecute(Execute):
                        "its kernel was killed")
             return cell
         self._after(cell, cell_index, budget_bound)
+        await self._guard_after(cell, cell_index, kind)
+        return cell
+
+    async def _guard_before(self, cell, cell_index, kind):
+        """Course code (provided and test cells) runs with the genuine helpers."""
+        if not self._guarded:
+            self._guarded = await self._silent(GUARD) is not None
+        if kind == "student":
+            return
+        replaced = await self._check_guard(exclude=bound_names(cell.source))
+        if replaced:
+            self._note(cell, cell_index, "tampering", f"student code had replaced "
+                       f"{', '.join(replaced)}; put back before this cell")
+        await self._silent("_nnlab_before = _nnlab_guard.snapshot(globals())")
+
+    async def _guard_after(self, cell, cell_index, kind):
+        """A test during which student code replaced something scores nothing; what a course
+        cell set up is the course's own."""
         if kind == "test" and self._stopped is None:
             replaced = await self._check_guard(exclude=bound_names(cell.source))
             if replaced:
@@ -123,7 +129,6 @@ class GuardedExecute(Execute):
                 cell.outputs.append(_error("TamperingDetected", message))
         if kind != "student" and self._stopped is None:
             await self._silent("_nnlab_guard.protect(globals(), _nnlab_before)")
-        return cell
 
     def _after(self, cell, cell_index, budget_bound):
         """Events of a cell that ran to its end: interrupted, or sys.exit()."""
@@ -172,23 +177,19 @@ class GuardedExecute(Execute):
 
     def output(self, outs, msg, display_id, cell_index):
         """Keep a cell's output only up to `output_limit` bytes (nbgrader's LimitOutput counts
-        lines only, so a single huge line would pass); interrupt a cell that floods."""
+        lines only, so a single huge line would pass). The cell is not interrupted: printing is
+        no error, and an interrupt sent while its output is still arriving would hit a later cell."""
         if msg["msg_type"] in ("stream", "display_data", "execute_result", "error"):
             size = len(json.dumps(msg["content"]))
             kept = self._kept.get(cell_index, 0)
             self._kept[cell_index] = kept + size
             if kept + size > self.output_limit:
-                cell = self.nb.cells[cell_index]
                 if kept <= self.output_limit:  # the first message over the limit
-                    self._note(cell, cell_index, "output", f"output over "
-                               f"{self.output_limit:,} bytes was dropped")
-                    outs.append(new_output("stream", name="stderr", text=(
+                    self._note(self.nb.cells[cell_index], cell_index, "output",
+                               f"output over {self.output_limit:,} bytes was dropped")
+                    # on stdout: nbgrader gives no credit to a test cell that writes to stderr
+                    outs.append(new_output("stream", name="stdout", text=(
                         f"\n[output truncated: more than {self.output_limit:,} bytes]\n")))
-                flood = self.output_limit * self.flood_factor
-                if kept <= flood < kept + size:
-                    self._note(cell, cell_index, "timeout", f"interrupted after printing "
-                               f"{flood:,} bytes")
-                    asyncio.ensure_future(self.km.interrupt_kernel())
                 return None
         return super().output(outs, msg, display_id, cell_index)
 

@@ -63,7 +63,9 @@ def _page(course, rows, graded, rates):
     counts = Counter(row["status"] for row in rows)
     order = [s for s in (*STATUSES, *sorted(UNGRADED)) if counts[s]]
     summary = ", ".join(f"{counts[s]} {s}" for s in order)
-    attention = [row for row in rows if row["status"] not in ("ok", "late")]
+    severity = {status: rank for rank, status in enumerate((*STATUSES, *sorted(UNGRADED)))}
+    attention = sorted((row for row in rows if row["status"] not in ("ok", "late")),
+                       key=lambda row: (severity.get(row["status"], 0), row["student"]))
     hardest = sorted(rates, key=rates.get)[:5]
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
