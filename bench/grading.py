@@ -88,7 +88,7 @@ def main(argv=None):
     print(f"plain serial nbgrader autograde  {serial:7.1f} s")
     print(f"nnlab grade --jobs 2             {parallel:7.1f} s   speed-up {serial / parallel:.2f}x (target >= 1.8x)")
     print(f"nnlab grade --jobs 1             {one:7.1f} s   {one / n:.1f} s per submission")
-    print(f"nnlab grade --jobs 1 --no-sandbox{unconfined:7.1f} s   {unconfined / n:.1f} s per submission")
+    print(f"nnlab grade --jobs 1 --no-sandbox {unconfined:6.1f} s   {unconfined / n:.1f} s per submission")
     print(f"nbclient execution only          {bare:7.1f} s   {bare / n:.1f} s per submission")
     print(f"overhead of nnlab grade          {unconfined / bare:.2f}x (target <= 1.15x)")
     print(f"cost of the sandbox              {one / unconfined:.2f}x")

@@ -47,8 +47,9 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
             raise CourseError(str(error)) from None
     else:
         out("WARNING: grading without the sandbox: student code runs with your rights")
+    apply_due_date(course)
     ledger = Ledger(course)
-    key = course_key(course)
+    key = f"{course_key(course)}:{'sandboxed' if sandbox else 'unconfined'}"
     keys = {s: f"{digest(course.submission(s))}:{key}" for s in (students or everyone)}
     todo = [s for s in keys if force or ledger.stale(s, keys[s])]
     if len(todo) < len(keys):
@@ -77,7 +78,6 @@ def _check(course, students):
     unknown = sorted(set(students or ()) - set(everyone))
     if unknown:
         raise CourseError(f"no submission for: {', '.join(unknown)}")
-    apply_due_date(course)
     return everyone
 
 

@@ -42,16 +42,16 @@ class BatchAutograde(Autograde):
 
 def grade_submission(course, student, staging, config=None):
     """Autograde `student`'s submission through `staging` (a folder nbgrader reads instead of
-    submitted/), with `config` added to the course's nbgrader configuration. Returns {"status", "reasons", "scores", "late_penalty", "seconds"}."""
+    submitted/), with `config` added to the course's nbgrader configuration.
+    Returns {"status", "reasons", "scores", "late_penalty", "seconds"}."""
     started = time.perf_counter()
     os.environ.update(THREAD_LIMITS, MPLBACKEND="Agg")
     found = submission_intake.inspect(course.folder("release"), course.submission(student))
     submission_intake.stage(found, course.submission(student),
                             staging / student / course.assignment)
-    reasons, lost = list(found.problems) + list(found.notes), bool(found.problems)
-    suspicious = suspicious_code(course, found.notebooks)
-    reasons += suspicious
-    graded = []
+    flags = suspicious_code(course, found.notebooks)
+    reasons, lost, graded = found.problems + found.notes + flags, bool(found.problems), []
+    flagged = bool(flags)
     for name in sorted(found.notebooks):
         converter = _converter(course, student, staging, name, config)
         try:
@@ -63,17 +63,28 @@ def grade_submission(course, student, staging, config=None):
                            f"see grading/logs/{student}.log")
         events = getattr(converter, "events", [])
         lost |= any(event["kind"] in LOSSES for event in events)
-        suspicious += [e for e in events if e["kind"] == "tampering"]
+        flagged |= any(event["kind"] == "tampering" for event in events)
         reasons += _describe(f"{name}.ipynb", events)
-    scores, penalty, late_seconds = read_scores(course, student) if graded else (None, 0.0, 0)
-    if late_seconds > 0:
-        reasons.append(f"submitted {_duration(late_seconds)} after the due date: "
+    scores, penalty, late = read_scores(course, student) if graded else (None, 0.0, 0)
+    if late > 0:
+        reasons.append(f"submitted {_duration(late)} after the due date: "
                        f"late penalty {penalty:g} points")
-    status = ("failed" if not graded else "flagged" if suspicious else "incomplete" if lost
-              else "warning" if len(reasons) > (late_seconds > 0) else "late" if late_seconds > 0
-              else "ok")
-    return {"status": status, "reasons": reasons, "scores": scores, "late_penalty": penalty,
+    return {"status": _status(graded, flagged, lost, len(reasons) - (late > 0), late),
+            "reasons": reasons, "scores": scores, "late_penalty": penalty,
             "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _status(graded, flagged, lost, notes, late):
+    """The worst that applies, in the order of STATUSES."""
+    if not graded:
+        return "failed"
+    if flagged:
+        return "flagged"
+    if lost:
+        return "incomplete"
+    if notes:
+        return "warning"
+    return "late" if late > 0 else "ok"
 
 
 def suspicious_code(course, notebooks):

@@ -15,11 +15,12 @@ import pytest
 
 from nnlab.batch import grade_class
 from nnlab.course import Course, CourseError
-from nnlab.demo import make_class, manifest
+from nnlab.demo import manifest
 from nnlab.export import write_csv
 from nnlab.feedback import generate_feedback
 from nnlab.fill import fill
 from nnlab.report import write_report
+from nnlab.sandbox import processes_of, uid_for_slot
 
 from conftest import REPO, copy_course
 from test_release import secret_lines
@@ -160,6 +161,7 @@ def test_ctrl_c_leaves_a_consistent_gradebook_and_the_next_run_finishes(small_cl
     statuses = {s: e["status"] for s, e in json.loads(ledger.read_text()).items()}
     assert "interrupted" in statuses.values() and "running" not in statuses.values()
     assert not _processes_under(small_class.root)
+    assert not [pid for slot in range(2) for pid in processes_of(uid_for_slot(slot))]  # kernels
     with sqlite3.connect(small_class.root / "gradebook.db") as db:
         assert db.execute("pragma integrity_check").fetchone() == ("ok",)
     rest = grade_class(small_class, out=lambda line: None)

@@ -12,7 +12,8 @@ from nbgrader.preprocessors import Execute
 from traitlets.config import Config
 
 from nnlab import sandbox
-from nnlab.sandbox import SandboxedKernelManager, SandboxUnavailable, check_sandbox, uid_for_slot
+from nnlab.sandbox import (SandboxedKernelManager, SandboxUnavailable, check_sandbox, processes_of,
+                           uid_for_slot)
 
 # A uid of its own per test run: a concurrent run elsewhere must not share its process cap.
 UID = uid_for_slot(900 + os.getpid() % 100)
@@ -40,19 +41,6 @@ def cell_text(cell):
         else:
             parts.append(out.get("data", {}).get("text/plain", "") + "\n")
     return "".join(parts)
-
-
-def pids_of(uid):
-    """Host pids whose real uid is `uid`."""
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/status") as status:
-                if any(line.split()[:2] == ["Uid:", str(uid)] for line in status):
-                    pids.append(int(pid))
-        except OSError:
-            pass
-    return pids
 
 
 @pytest.fixture
@@ -94,7 +82,7 @@ def test_one_kernel_per_uid(work):
         finally:
             await first.shutdown_kernel(now=True)
     asyncio.run(start_two())
-    assert pids_of(UID) == []
+    assert processes_of(UID) == []
 
 
 def test_numpy_and_matplotlib_work(work):
@@ -170,7 +158,7 @@ def test_fork_bomb_is_contained(work):
     error, children = out[0].split()
     assert error == "BlockingIOError" and 0 < int(children) < 40
     assert out[1] == "alive\n"
-    assert pids_of(UID) == []
+    assert processes_of(UID) == []
 
 
 def test_infinite_loop_is_interrupted(work):
