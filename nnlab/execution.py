@@ -22,9 +22,10 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from nbgrader.utils import is_grade, is_locked, is_solution
+from nbgrader.utils import is_grade
 from traitlets import Bool, Integer
 
+from .intake import is_provided
 from .sandbox import SandboxedKernelManager
 from .tampering import GUARD, bound_names
 
@@ -222,7 +223,7 @@ def _kind(cell):
     """"test" (graded code cell), "provided" (read-only course code) or "student"."""
     if is_grade(cell):
         return "test"
-    return "provided" if is_locked(cell) and not is_solution(cell) else "student"
+    return "provided" if is_provided(cell) else "student"
 
 
 def _label(cell, cell_index):

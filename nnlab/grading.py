@@ -10,13 +10,14 @@ import time
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.utils import is_grade, is_locked, is_solution
+from nbgrader.utils import is_solution
 from traitlets.config import Config
 from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 
 from . import intake as submission_intake
+from .intake import is_provided
 from .execution import GuardedExecute
 from .tampering import scan, top_level_names
 
@@ -92,7 +93,7 @@ def suspicious_code(course, notebooks):
     found = []
     for name, notebook in sorted(notebooks.items()):
         release = nbformat.read(course.folder("release") / f"{name}.ipynb", as_version=4)
-        provided = {name for c in release.cells if _provided(c) for name in top_level_names(c.source)
+        provided = {name for c in release.cells if is_provided(c) for name in top_level_names(c.source)
                     if not name.startswith("_")}
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type == "code" and (is_solution(cell) or "nbgrader" not in cell.metadata):
@@ -100,11 +101,6 @@ def suspicious_code(course, notebooks):
                 found += [f"suspicious code: {name}.ipynb, cell {finding}"
                           for finding in scan(cell.source, provided, label)]
     return found
-
-
-def _provided(cell):
-    """A read-only code cell of the course that is not a test: imports, data, training runs."""
-    return cell.cell_type == "code" and is_locked(cell) and not is_grade(cell)
 
 
 def read_scores(course, student):

@@ -100,14 +100,25 @@ def _repair(notebook, reference, label, notes):
                if "grade_id" in cell.metadata.get("nbgrader", {})}
     for cell in reference.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if not (meta.get("grade") and cell.cell_type == "code") and not _provided(cell):
+        if not (meta.get("grade") and cell.cell_type == "code") and not is_provided(cell):
             continue
         kind = "test cell" if meta.get("grade") else "provided cell"
         mine = present.get(meta["grade_id"])
         if mine is None:
+            if is_provided(cell):  # nbgrader restores deleted test cells, not provided ones
+                _restore(notebook, reference, cell)
             notes.append(f"{label}: {kind} {meta['grade_id']} deleted (restored from the course)")
         elif mine.source.strip() != cell.source.strip():
             notes.append(f"{label}: {kind} {meta['grade_id']} edited (restored from the course)")
+
+
+def _restore(notebook, reference, cell):
+    """Put a copy of a release cell back after the nearest earlier release cell still present."""
+    position = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(notebook.cells)}
+    earlier = reference.cells[:reference.cells.index(cell)]
+    after = next((position[c.metadata["nbgrader"]["grade_id"]] for c in reversed(earlier)
+                  if c.metadata.get("nbgrader", {}).get("grade_id") in position), -1)
+    notebook.cells.insert(after + 1, copy.deepcopy(cell))
 
 
 def _drop_duplicates(notebook, label, notes):
@@ -149,8 +160,8 @@ def _reattach(notebook, reference, label, notes):
                      f"release by content")
 
 
-def _provided(cell):
-    """A read-only code cell of the release (helpers, data loading) that tests rely on."""
+def is_provided(cell):
+    """A read-only code cell of the course that is not a test: imports, data, training runs."""
     return cell.cell_type == "code" and is_locked(cell) and not is_grade(cell)
 
 
