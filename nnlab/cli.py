@@ -1,4 +1,4 @@
-"""Command line: `nnlab release | fill | grade | demo | dataset`."""
+"""Command line: `nnlab release | fill | grade | feedback | export | report | demo | dataset`."""
 import argparse
 import sys
 from datetime import datetime
@@ -33,7 +33,7 @@ def main(argv=None):
                        "course's GuardedExecute.time_budget)")
 
     export = commands.add_parser("export", help="write the class's grades as CSV, one row per student")
-    export.add_argument("--to", default="grades.csv", help="CSV file (default: grades.csv)")
+    export.add_argument("--to", help="CSV file (default: grades.csv in the course folder)")
 
     feedback = commands.add_parser("feedback", help="write the HTML feedback of graded students")
     feedback.add_argument("students", nargs="*", help="student ids (default: every graded one)")
@@ -80,8 +80,9 @@ def _run(args):
     elif args.command == "export":
         from .export import write_csv
 
-        rows = write_csv(course, args.to)
-        print(f"{args.to}: {len(rows)} students")
+        target = args.to or course.root / "grades.csv"
+        rows = write_csv(course, target)
+        print(f"{target}: {len(rows)} students")
     elif args.command == "feedback":
         from .feedback import generate_feedback
 

@@ -78,10 +78,11 @@ def mismatches(student, row):
 
 
 def print_table(students, rows):
-    print(f"{'student':<44}{'status':<12}{'score':>12}  as expected")
+    width = max(len(student["id"]) for student in students) + 2
+    print(f"{'student':<{width}}{'status':<12}{'score':>12}  as expected")
     for student in students:
         row = rows[student["id"]]
         score = "" if row["total"] is None else f"{row['total']:g} / {row['max']:g}"
         wrong = mismatches(student, row)
-        print(f"{student['id']:<44}{row['status']:<12}{score:>12}  "
+        print(f"{student['id']:<{width}}{row['status']:<12}{score:>12}  "
               f"{'yes' if not wrong else 'NO: ' + '; '.join(wrong)}")
