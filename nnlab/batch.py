@@ -11,7 +11,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import sys
 import time
 from datetime import datetime, timezone
 from multiprocessing.connection import wait

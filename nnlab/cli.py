@@ -1,7 +1,6 @@
 """Command line: `nnlab release | fill | grade | feedback | export | report | demo | dataset`."""
 import argparse
 import sys
-from datetime import datetime
 
 from .course import Course, CourseError
 

@@ -65,10 +65,13 @@ def stage(intake, submission, destination):
 
 
 def digest(folder):
-    """A hash of every file's path and bytes under `folder`: changes when the submission does."""
+    """A hash of every file's path and bytes under `folder` (caches and checkpoints left out):
+    it changes when the folder's content does."""
     hasher = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        hasher.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+        relative = path.relative_to(folder)
+        if not IGNORED & set(relative.parts):
+            hasher.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
     return hasher.hexdigest()
 
 

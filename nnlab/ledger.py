@@ -7,7 +7,8 @@ next batch starts belongs to a batch that was killed, and is graded again.
 import hashlib
 import json
 import os
-from pathlib import Path
+
+from .intake import digest
 
 RUNNING, INTERRUPTED = "running", "interrupted"
 
@@ -38,11 +39,7 @@ class Ledger:
 
 
 def course_key(course):
-    """A hash of what grading depends on besides the submission: the source notebooks, their
-    support files and the nbgrader configuration."""
-    hasher = hashlib.sha256()
-    files = [course.root / "nbgrader_config.py", *sorted(
-        p for p in course.folder("source").rglob("*") if p.is_file() and "__pycache__" not in p.parts)]
-    for path in files:
-        hasher.update(str(Path(path).relative_to(course.root)).encode() + b"\0" + path.read_bytes())
-    return hasher.hexdigest()
+    """A hash of what grading depends on besides the submission: the source folder (notebooks
+    and support files) and the nbgrader configuration."""
+    config = (course.root / "nbgrader_config.py").read_bytes()
+    return hashlib.sha256(digest(course.folder("source")).encode() + config).hexdigest()
