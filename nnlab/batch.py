@@ -19,17 +19,12 @@ from traitlets.config import Config
 
 from .course import CourseError
 from .execution import kill_kernels
-from .grading import STATUSES, grade_submission
+from .grading import grade_submission
 from .intake import digest
 from .late import apply_due_date
 from .ledger import INTERRUPTED, RUNNING, Ledger, course_key
+from .outcome import STATUSES, submitted_students
 from .sandbox import SandboxUnavailable, check_sandbox, uid_for_slot
-
-
-def submitted_students(course):
-    """Ids of the students with a folder for this assignment under submitted/."""
-    folder = course.root / "submitted"
-    return sorted(p.parent.name for p in folder.glob(f"*/{course.assignment}") if p.is_dir())
 
 
 def grade_class(course, students=None, jobs=None, force=False, config=None, sandbox=True,
@@ -102,9 +97,8 @@ def _run(course, todo, keys, jobs, ledger, config, out):
                 student, worker, receiver, slot = running.pop(sentinel)
                 free_slots.append(slot)
                 entry = _outcome(worker, receiver)
-                entry.update(key=keys[student], graded_at=_now(),
-                             sandbox=config.GuardedExecute.sandbox)
-                ledger.record(student, entry)
+                entry.update(key=keys[student], graded_at=_now())
+                ledger.record(student, {k: entry.get(k) for k in LEDGER_FIELDS})
                 results[student] = entry
                 _progress(out, len(results), len(todo), student, entry, started, len(running))
     except KeyboardInterrupt:
@@ -117,6 +111,10 @@ def _run(course, todo, keys, jobs, ledger, config, out):
             f"(the next `nnlab grade` grades them)")
         raise
     return results
+
+
+# What the ledger keeps of an outcome: the rest is read from the gradebook and records when shown.
+LEDGER_FIELDS = ("status", "reasons", "key", "graded_at", "sandbox")
 
 
 def _work(course, student, config, sender):
@@ -135,7 +133,7 @@ def _work(course, student, config, sender):
         entry = {"status": "failed", "reasons": [f"grader error: {error!r}"]}
     finally:
         kill_kernels()
-    sender.send(entry)
+    sender.send({k: v for k, v in entry.items() if k != "auto"})
     sender.close()
     os._exit(0)  # skip the parent's atexit handlers, inherited by fork
 
@@ -150,12 +148,13 @@ def _outcome(worker, receiver):
 
 def _progress(out, done, total, student, entry, started, running):
     scores = entry.get("scores") or {}
-    got = sum(s for s, _ in scores.values() if s is not None) - entry.get("late_penalty", 0)
+    got = "held" if entry.get("held") else \
+        f"{sum(s for s, _ in scores.values() if s is not None) - entry.get('late_penalty', 0):g}"
     top = sum(m for _, m in scores.values())
     elapsed = time.perf_counter() - started
     left = elapsed / done * (total - done)
     out(f"[{done:>{len(str(total))}}/{total}] {student:<28} {entry['status']:<10} "
-        f"{got:>5g}/{top:<3g} {entry.get('seconds', 0):>5.1f} s   (~{left / 60:.0f} min left)")
+        f"{got:>5}/{top:<3g} {entry.get('seconds', 0):>5.1f} s   (~{left / 60:.0f} min left)")
 
 
 def _summary(results, out):

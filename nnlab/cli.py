@@ -1,4 +1,4 @@
-"""Command line: `nnlab release | fill | grade | feedback | export | report | demo | dataset`."""
+"""Command line: `nnlab release | fill | grade | review | feedback | export | report | demo | dataset`."""
 import argparse
 import sys
 
@@ -30,6 +30,14 @@ def main(argv=None):
                        "course's Execute.timeout)")
     grade.add_argument("--time-budget", type=_positive, help="seconds per notebook (default: the "
                        "course's GuardedExecute.time_budget)")
+
+    review = commands.add_parser("review", help="release or void the autograded points held for "
+                                 "review (tampering found); without a decision, show what is held")
+    review.add_argument("student", help="student id")
+    decision = review.add_mutually_exclusive_group()
+    decision.add_argument("--accept", action="store_true", help="the autograded points count")
+    decision.add_argument("--reject", action="store_true", help="the autograded points are voided")
+    review.add_argument("--notebook", action="append", help="only this notebook (repeatable)")
 
     export = commands.add_parser("export", help="write the class's grades as CSV, one row per student")
     export.add_argument("--to", help="CSV file (default: grades.csv in the course folder)")
@@ -82,10 +90,16 @@ def _run(args):
         target = args.to or course.root / "grades.csv"
         rows = write_csv(course, target)
         print(f"{target}: {len(rows)} students")
+    elif args.command == "review":
+        from .review import review_command
+
+        return review_command(course, args.student, args.accept, args.reject, args.notebook)
     elif args.command == "feedback":
         from .feedback import generate_feedback
 
-        generate_feedback(course, args.students)
+        if not generate_feedback(course, args.students):
+            print("nnlab feedback: no feedback could be written", file=sys.stderr)
+            return 1
     elif args.command == "report":
         from .report import write_report
 

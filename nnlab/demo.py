@@ -18,7 +18,8 @@ DEMO = Path(__file__).resolve().parent.parent / "demo"
 
 def manifest():
     """(grading settings, students): each student a dict with "id", "files" (paths: `files`
-    then `bugs`), "bugs", "damage", "submitted", "status", "reasons", "lost", "late_penalty"."""
+    then `bugs`), "bugs", "damage", "submitted", "status", "reasons", "lost", "held",
+    "late_penalty"."""
     with open(DEMO / "manifest.toml", "rb") as handle:
         data = tomllib.load(handle)
     settings = data["grading"]
@@ -30,6 +31,7 @@ def manifest():
         student.setdefault("status", "ok")
         student.setdefault("reasons", [])
         student.setdefault("late_penalty", 0.0)
+        student.setdefault("held", [])
     return settings, data["student"]
 
 
@@ -63,8 +65,11 @@ def mismatches(student, row):
     """How a graded student differs from the manifest (empty: as expected)."""
     found = []
     scores = row["scores"] or {}
+    # what the autograder gave: for held notebooks, what accepting them would count
+    earned = {cell: score if row["auto"].get(cell) is None else row["auto"][cell]
+              for cell, (score, _) in scores.items()}
     lost = sorted(cell for cell, (score, top) in scores.items()
-                  if score is not None and score < top)
+                  if score is not None and earned[cell] < top)
     if row["status"] != student["status"]:
         found.append(f"status {row['status']}, expected {student['status']}")
     if lost != sorted(student["lost"]):
@@ -72,6 +77,8 @@ def mismatches(student, row):
     for text in student["reasons"]:
         if not any(text in reason for reason in row["reasons"]):
             found.append(f"no reason saying {text!r}")
+    if sorted(row["held"]) != sorted(student["held"]):
+        found.append(f"points held in {', '.join(sorted(row['held'])) or 'no notebook'}")
     if abs(row["late_penalty"] - student["late_penalty"]) > 1e-9:
         found.append(f"late penalty {row['late_penalty']:g}, expected {student['late_penalty']:g}")
     return found
@@ -82,7 +89,8 @@ def print_table(students, rows):
     print(f"{'student':<{width}}{'status':<12}{'score':>12}  as expected")
     for student in students:
         row = rows[student["id"]]
-        score = "" if row["total"] is None else f"{row['total']:g} / {row['max']:g}"
+        score = "held" if row["held"] else "" if row["total"] is None else \
+            f"{row['total']:g} / {row['max']:g}"
         wrong = mismatches(student, row)
         print(f"{student['id']:<{width}}{row['status']:<12}{score:>12}  "
               f"{'yes' if not wrong else 'NO: ' + '; '.join(wrong)}")

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import tempfile
+import uuid
 from pathlib import Path
 from time import monotonic
 
@@ -27,7 +28,7 @@ from traitlets import Bool, Integer
 
 from .intake import is_provided
 from .sandbox import SandboxedKernelManager
-from .tampering import GUARD, bound_names
+from .tampering import bound_names, guard_code
 
 NOT_RUN = "NotRun"
 # Process groups of the kernels started in this process, for `kill_kernels`.
@@ -70,8 +71,13 @@ class GuardedExecute(Execute):
         self._stopped = None  # why the kernel is gone, once it is
         self._deadline = monotonic() + self.time_budget
         self._kept = {}  # cell index -> bytes of output kept
-        self._guarded = False  # whether GUARD is installed in the kernel
-        return super().preprocess(nb, resources, km)
+        self._guarded = False  # whether the guard is installed in the kernel
+        self._guard = f"_nnlab_guard_{uuid.uuid4().hex[:12]}"  # its name there
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:  # for steps.RecordOutcome
+            resources["nnlab"] = {"events": self.events, "sandbox": self.sandbox,
+                                  "confinement": getattr(self, "confinement", "")}
 
     def _get_timeout(self, cell):
         """The configured per-cell timeout, shortened to what is left of the budget."""
@@ -110,14 +116,14 @@ class GuardedExecute(Execute):
     async def _guard_before(self, cell, cell_index, kind):
         """Course code (provided and test cells) runs with the genuine helpers."""
         if not self._guarded:
-            self._guarded = await self._silent(GUARD) is not None
+            self._guarded = await self._silent(guard_code(self._guard)) is not None
         if kind == "student":
             return
         replaced = await self._check_guard(exclude=bound_names(cell.source))
         if replaced:
             self._note(cell, cell_index, "tampering", f"student code had replaced "
                        f"{', '.join(replaced)}; put back before this cell")
-        await self._silent("_nnlab_before = _nnlab_guard.snapshot(globals())")
+        await self._silent(f"{self._guard}_before = {self._guard}.snapshot(globals())")
 
     async def _guard_after(self, cell, cell_index, kind):
         """A test during which student code replaced something scores nothing; what a course
@@ -129,7 +135,7 @@ class GuardedExecute(Execute):
                 self._note(cell, cell_index, "tampering", message)
                 cell.outputs.append(_error("TamperingDetected", message))
         if kind != "student" and self._stopped is None:
-            await self._silent("_nnlab_guard.protect(globals(), _nnlab_before)")
+            await self._silent(f"{self._guard}.protect(globals(), {self._guard}_before)")
 
     def _after(self, cell, cell_index, budget_bound):
         """Events of a cell that ran to its end: interrupted, or sys.exit()."""
@@ -163,7 +169,7 @@ class GuardedExecute(Execute):
     async def _check_guard(self, exclude=()):
         """What student code replaced since the guard last looked (put back meanwhile), but for
         the names in `exclude`. A guard that is gone or does not answer counts as tampering."""
-        reply = await self._silent("pass", replaced=f"_nnlab_guard.check(globals(), True, "
+        reply = await self._silent("pass", replaced=f"{self._guard}.check(globals(), True, "
                                                     f"{sorted(exclude)!r})")
         if self._stopped is not None:
             return []

@@ -1,9 +1,16 @@
 """Checking a submission before nbgrader sees it, and repairing what a TA would repair by hand.
 
-nbgrader fails a whole notebook when a graded cell was copied (its DeduplicateIds leaves an empty
-metadata entry that OverwriteCells then trips on) or when the nbgrader metadata was stripped, and
-grades nothing for a misnamed notebook. `inspect` finds these cases, repairs what can be repaired
-without guessing, and says what it found; `stage` writes the result where nbgrader reads it.
+Two levels, so that every door (`nnlab grade`, `nbgrader autograde`, formgrader's button) repairs
+the same way:
+
+- `survey` looks at the submission folder as a whole: notebooks missing, unreadable or misnamed,
+  extra files, the submission time. `nnlab grade` stages what it found (`stage`) under the
+  notebooks' proper names; for nbgrader's own doors the same survey is read when the class is shown.
+- `repair` mends one notebook in place: nbgrader fails a whole notebook when a graded cell was
+  copied (its DeduplicateIds leaves an empty metadata entry that OverwriteCells then trips on) or
+  when the nbgrader metadata was stripped, and it never puts back a deleted provided cell. It runs
+  inside nbgrader, as the first sanitizing step (`steps.IntakeRepairs`).
+
 The student's own folder under submitted/ is never modified.
 """
 import ast
@@ -11,57 +18,68 @@ import copy
 import hashlib
 import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import nbformat
 from nbgrader.utils import is_grade, is_locked, is_solution
 
 IGNORED = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 TIMESTAMP = "timestamp.txt"
+# Written by nbgrader's exchange at `submit`; `release_feedback` needs it next to the feedback.
+SECRET = "submission_secret.txt"
 
 
 @dataclass
-class Intake:
+class Survey:
     """What will be graded, and what was found on the way."""
-    notebooks: dict = field(default_factory=dict)  # name (no suffix) -> repaired NotebookNode
-    notes: list = field(default_factory=list)  # repaired or ignored: graded anyway
+    notebooks: dict = field(default_factory=dict)  # name (no suffix) -> path of the file to grade
+    notes: list = field(default_factory=list)  # ignored or unusual: graded anyway
     problems: list = field(default_factory=list)  # cost points: a notebook could not be graded
+    timestamp: bool = True  # whether the submission says when it was made
 
 
-def inspect(release, submission):
+def survey(release, submission):
     """Compare a submission folder with the release folder of the assignment."""
-    intake = Intake()
+    found = Survey()
     expected = {path.stem: path for path in sorted(release.glob("*.ipynb"))}
-    found = {path.stem: path for path in sorted(submission.glob("*.ipynb"))}
-    strays = {name: path for name, path in found.items() if name not in expected}
+    present = {path.stem: path for path in sorted(submission.glob("*.ipynb"))}
+    strays = {name: path for name, path in present.items() if name not in expected}
     for name, release_path in expected.items():
         reference = nbformat.read(release_path, as_version=4)
-        path = found.get(name) or _misnamed(reference, strays, intake, name)
+        path = present.get(name) or _misnamed(reference, strays, found, name)
         if path is None:
-            intake.problems.append(f"{name}.ipynb: missing (its cells score 0)")
+            found.problems.append(f"{name}.ipynb: missing (its cells score 0)")
             continue
         try:
-            notebook = nbformat.read(path, as_version=4)
+            nbformat.read(path, as_version=4)
         except Exception as error:  # JSON or nbformat errors: the file cannot be graded at all
-            intake.problems.append(f"{path.name}: unreadable, not a notebook ({_first_line(error)})")
+            found.problems.append(f"{path.name}: unreadable, not a notebook ({_first_line(error)})")
             continue
-        intake.notebooks[name] = notebook
-        _repair(notebook, reference, f"{name}.ipynb", intake.notes)
+        found.notebooks[name] = path
     extra = sorted(p.name for p in strays.values()) + _extra_files(release, submission)
     if extra:
-        intake.notes.append(f"files not used for grading: {', '.join(extra)}")
-    return intake
+        found.notes.append(f"files not used for grading: {', '.join(extra)}")
+    found.timestamp = (submission / TIMESTAMP).is_file()
+    return found
 
 
-def stage(intake, submission, destination):
-    """Write the notebooks to grade, and the submission's timestamp, into `destination`."""
+def repair(notebook, reference, label):
+    """Mend `notebook` in place against its release copy `reference`; returns what was found."""
+    notes = []
+    _repair(notebook, reference, label, notes)
+    return notes
+
+
+def stage(found, submission, destination):
+    """Copy the notebooks to grade, under their proper names, and the submission's timestamp and
+    exchange secret into `destination`."""
     if destination.exists():
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
-    for name, notebook in intake.notebooks.items():
-        nbformat.write(notebook, destination / f"{name}.ipynb")
-    if (submission / TIMESTAMP).is_file():
-        shutil.copy2(submission / TIMESTAMP, destination / TIMESTAMP)
+    for name, path in found.notebooks.items():
+        shutil.copy2(path, destination / f"{name}.ipynb")
+    for kept in (TIMESTAMP, SECRET):
+        if (submission / kept).is_file():
+            shutil.copy2(submission / kept, destination / kept)
 
 
 def digest(folder):
@@ -75,7 +93,7 @@ def digest(folder):
     return hasher.hexdigest()
 
 
-def _misnamed(reference, strays, intake, name):
+def _misnamed(reference, strays, found, name):
     """The unexpected notebook that holds this notebook's graded functions, if exactly one does."""
     wanted = {cell.metadata["nbgrader"]["grade_id"] for cell in reference.cells
               if is_grade(cell) or is_solution(cell)}
@@ -90,7 +108,7 @@ def _misnamed(reference, strays, intake, name):
     if len(candidates) != 1:
         return None
     path = strays.pop(candidates[0])
-    intake.notes.append(f"{path.name}: misnamed, graded as {name}.ipynb")
+    found.notes.append(f"{path.name}: misnamed, graded as {name}.ipynb")
     return path
 
 
@@ -188,13 +206,13 @@ def _functions(cells):
 
 
 def _extra_files(release, submission):
-    """Files of the submission that are neither a notebook, the timestamp, nor a course file.
+    """Files of the submission that are neither a notebook, the timestamp or secret, nor a course file.
     Course files are always replaced by the course's own copies when grading."""
     extra = []
     for path in sorted(submission.rglob("*")):
         relative = path.relative_to(submission)
         if (path.is_dir() or IGNORED & set(relative.parts) or path.suffix == ".ipynb"
-                and len(relative.parts) == 1 or relative == Path(TIMESTAMP)):
+                and len(relative.parts) == 1 or str(relative) in (TIMESTAMP, SECRET)):
             continue
         if not (release / relative).is_file():
             extra.append(str(relative))

@@ -1,4 +1,5 @@
-"""The course's late policy, as an nbgrader late-submission plugin, and its due date."""
+"""The course's late policy, as an nbgrader late-submission plugin, its due date, and a gradebook
+listener that keeps penalties computed from the current total."""
 import math
 
 from nbgrader.api import Gradebook
@@ -30,3 +31,39 @@ def apply_due_date(course):
     due = Deadline(config=course.config()).due
     with Gradebook(course.db_url) as gradebook:
         gradebook.update_or_create_assignment(course.assignment, duedate=due or None)
+
+
+_plugin = None  # the course's late plugin, once keep_penalties_current registered the listener
+
+
+def keep_penalties_current(config):
+    """Keep every late notebook's penalty computed from its current total, whichever program
+    changes a grade: nbgrader's autograde sets the penalty once, from the score at that moment,
+    so written answers graded later in formgrader would escape it. Called from
+    nbgrader_config.py, so that formgrader's process and nbgrader's commands keep it too."""
+    global _plugin
+    from nbgrader.preprocessors import AssignLatePenalties
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    plugin_class = AssignLatePenalties(config=config).plugin_class
+    first = _plugin is None
+    _plugin = plugin_class(config=config)
+    if first:
+        event.listen(Session, "before_flush", _update_penalties)
+
+
+def _update_penalties(session, context, instances):
+    from nbgrader.api import Grade
+
+    changed = {grade.notebook for grade in (*session.dirty, *session.new) if isinstance(grade, Grade)}
+    for notebook in changed:
+        if notebook is None:
+            continue
+        seconds = notebook.assignment.total_seconds_late or 0
+        score = sum((g.manual_score if g.manual_score is not None else g.auto_score or 0)
+                    + (g.extra_credit or 0) for g in notebook.grades)
+        penalty = _plugin.late_submission_penalty(notebook.student.id, score, seconds) \
+            if seconds > 0 else 0.0
+        if notebook.late_submission_penalty != penalty:
+            notebook.late_submission_penalty = penalty

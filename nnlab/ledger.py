@@ -38,8 +38,17 @@ class Ledger:
         return entry is None or entry.get("key") != key or entry["status"] in (RUNNING, INTERRUPTED)
 
 
+# The sections of nbgrader_config.py that can change a grade. Others (the exchange, formgrader,
+# the course id) must not make `nnlab grade` regrade the class.
+GRADING_SECTIONS = ("Autograde", "Execute", "GuardedExecute", "SandboxedKernelManager",
+                    "OverwriteCells", "LimitOutput", "IgnorePattern", "Deadline",
+                    "AssignLatePenalties", "PenaltyPerDay", "NNLab")
+
+
 def course_key(course):
     """A hash of what grading depends on besides the submission: the source folder (notebooks
-    and support files) and the nbgrader configuration."""
-    config = (course.root / "nbgrader_config.py").read_bytes()
-    return hashlib.sha256(digest(course.folder("source")).encode() + config).hexdigest()
+    and support files) and the grading sections of the nbgrader configuration."""
+    config = course.config()
+    settings = {name: dict(config[name]) for name in GRADING_SECTIONS if name in config}
+    text = json.dumps(settings, sort_keys=True, default=repr)
+    return hashlib.sha256((digest(course.folder("source")) + text).encode()).hexdigest()

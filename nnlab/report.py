@@ -7,8 +7,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (after choosing the file-only backend)
 
-from .export import UNGRADED, class_rows, graded_cells  # noqa: E402
-from .grading import STATUSES  # noqa: E402
+from .export import class_rows, graded_cells  # noqa: E402
+from .outcome import STATUSES, UNGRADED  # noqa: E402
 
 
 def write_report(course):
@@ -35,7 +35,8 @@ def _histogram(graded, path):
     figure, axes = plt.subplots(figsize=(7, 3.5))
     if graded:
         top = max(row["max"] for row in graded)
-        axes.hist([row["total"] for row in graded], bins=20, range=(0, top), color="#4c72b0",
+        axes.hist([row["total"] for row in graded if row["total"] is not None], bins=20,
+                  range=(0, top), color="#4c72b0",
                   edgecolor="white")
         axes.set_xlim(0, top)
     axes.set_xlabel("total score (after late penalties)")
@@ -81,6 +82,7 @@ def _page(course, rows, graded, rates):
 <h1>{_e(course.assignment)}: class report</h1>
 <p>{len(rows)} submissions: {_e(summary)}.</p>
 {_unconfined(rows)}
+{_held(rows)}
 <p>Hardest test cells: {_e(", ".join(f"{c} ({100 * rates[c]:.0f}%)" for c in hardest)) or "-"}.</p>
 <h2>Scores</h2><img src="scores.png" alt="histogram of the total scores">
 <h2>Test cells</h2><img src="cells.png" alt="pass rate of every test cell">
@@ -96,8 +98,19 @@ def _unconfined(rows):
     names = [row["student"] for row in rows if row.get("sandbox") is False]
     if not names:
         return ""
-    return (f'<p class="unconfined">Graded WITHOUT the sandbox (nnlab grade --no-sandbox): '
+    return (f'<p class="unconfined">Graded WITHOUT the sandbox (nnlab grade --no-sandbox, or a grading without the course\'s steps): '
             f'{_e(", ".join(names))}. Their code ran with the grader\'s rights.</p>')
+
+
+def _held(rows):
+    held = [row for row in rows if row["held"]]
+    if not held:
+        return ""
+    items = "".join(f"<li>{_e(row['student'])}: {_e(', '.join(sorted(row['held'])))}</li>" for row in held)
+    return (f'<div class="unconfined"><p>Points held for review ({len(held)}): the grader found '
+            f'tampering with the interpreter and cannot vouch for these notebooks\' autograded '
+            f'points. Decide with <code>nnlab review ID --accept</code> or <code>--reject</code>.'
+            f'</p><ul>{items}</ul></div>')
 
 
 def _table(rows, reasons):
@@ -107,7 +120,8 @@ def _table(rows, reasons):
         ("<th>what happened</th>" if reasons else "") + "</tr>"
     lines = [head]
     for row in rows:
-        total = "" if row["total"] is None else f"{row['total']:g} / {row['max']:g}"
+        total = "held" if row["held"] else "" if row["total"] is None else \
+            f"{row['total']:g} / {row['max']:g}"
         why = "<td><ul>" + "".join(f"<li>{_e(r)}</li>" for r in row["reasons"]) + "</ul></td>"
         lines.append(f'<tr class="{_e(row["status"])}"><td>{_e(row["student"])}</td>'
                      f'<td>{_e(row["status"])}</td><td class="num">{total}</td>'

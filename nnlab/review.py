@@ -1,0 +1,142 @@
+"""Points held for a TA's review, and the TA's decisions (`nnlab review ID --accept | --reject`).
+
+When either tampering check finds that a notebook tampered with the interpreter, the grader cannot
+vouch for its autograded points. They are held: the notebook is flagged, its autograded cells get
+a manual score of 0 that formgrader shows as needing review, and export and report show "held"
+instead of a number. A TA then accepts (the autograded scores count) or rejects (they stay 0).
+
+Every hold and decision is a row of the table `nnlab_review` in the gradebook's own database
+(SQLite or any other that nbgrader uses), so the history is kept with the grades. A decision is
+tied to the fingerprint of the notebook it was made on: regrading an unchanged notebook keeps it,
+a changed notebook is held again.
+"""
+import getpass
+import json
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select
+
+HELD, ACCEPTED, REJECTED, CLEARED = "held", "accepted", "rejected", "cleared"
+
+_metadata = MetaData()
+REVIEWS = Table(
+    "nnlab_review", _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("assignment", String(128), nullable=False),
+    Column("student", String(128), nullable=False),
+    Column("notebook", String(128), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reasons", Text, nullable=False, default="[]"),
+    Column("by", String(128), nullable=False),
+    Column("at", String(32), nullable=False),
+)
+
+
+def latest(gradebook, assignment, student, notebook):
+    """The last row of a notebook's history (a mapping), or None."""
+    _ensure_table(gradebook)
+    query = (select(REVIEWS).where(REVIEWS.c.assignment == assignment, REVIEWS.c.student == student,
+                                   REVIEWS.c.notebook == notebook).order_by(REVIEWS.c.id.desc()).limit(1))
+    row = gradebook.db.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def history(gradebook, assignment, student):
+    """Every row of a student's history, oldest first."""
+    _ensure_table(gradebook)
+    query = (select(REVIEWS).where(REVIEWS.c.assignment == assignment, REVIEWS.c.student == student)
+             .order_by(REVIEWS.c.id))
+    return [dict(row) for row in gradebook.db.execute(query).mappings()]
+
+
+def held_notebooks(gradebook, assignment, student):
+    """{notebook: [reasons]} of the student's notebooks whose points are held now."""
+    found = {}
+    for row in history(gradebook, assignment, student):
+        found[row["notebook"]] = json.loads(row["reasons"]) if row["state"] == HELD else None
+    return {name: reasons for name, reasons in found.items() if reasons is not None}
+
+
+def apply_hold(gradebook, notebook, reasons, fingerprint):
+    """After autograding `notebook` (a SubmittedNotebook): hold its points if `reasons`, unless a
+    TA already decided on this very notebook; release an earlier hold otherwise."""
+    ids = (notebook.assignment.assignment.name, notebook.student.id, notebook.name)
+    last = latest(gradebook, *ids)
+    if reasons:
+        if last and last["fingerprint"] == fingerprint and last["state"] in (ACCEPTED, REJECTED):
+            _set_scores(notebook, void=last["state"] == REJECTED)
+        else:
+            _record(gradebook, ids, fingerprint, HELD, reasons, "grader")
+            _set_scores(notebook, void=True)
+    elif last and last["state"] != CLEARED:
+        _record(gradebook, ids, fingerprint, CLEARED, [], "grader")
+        _set_scores(notebook, void=False)
+    gradebook.db.commit()
+
+
+def decide(gradebook, assignment, student, accept, notebooks=None, by=None):
+    """A TA's decision on the held notebooks of a student (all, or those named). Returns the
+    notebooks decided; raises LookupError when none of them is held."""
+    held = held_notebooks(gradebook, assignment, student)
+    chosen = [name for name in sorted(held) if not notebooks or name in notebooks]
+    if not chosen:
+        raise LookupError(f"{student}: no points held for review"
+                          + (f" in {', '.join(notebooks)}" if notebooks else ""))
+    for name in chosen:
+        submitted = gradebook.find_submission_notebook(name, assignment, student)
+        last = latest(gradebook, assignment, student, name)
+        _record(gradebook, (assignment, student, name), last["fingerprint"],
+                ACCEPTED if accept else REJECTED, json.loads(last["reasons"]), by or getpass.getuser())
+        _set_scores(submitted, void=not accept)
+    gradebook.db.commit()
+    return chosen
+
+
+def _set_scores(notebook, void):
+    """Void (manual score 0, to be reviewed) or release (the autograded score counts) every
+    autograded test cell of the notebook."""
+    for grade in notebook.grades:
+        if grade.cell_type == "code":
+            if void:
+                grade.manual_score = 0.0
+            elif grade.manual_score == 0.0:
+                grade.manual_score = None
+            grade.needs_manual_grade = void
+
+
+def _record(gradebook, ids, fingerprint, state, reasons, by):
+    assignment, student, notebook = ids
+    gradebook.db.execute(REVIEWS.insert().values(
+        assignment=assignment, student=student, notebook=notebook, fingerprint=fingerprint,
+        state=state, reasons=json.dumps(reasons), by=by,
+        at=datetime.now(timezone.utc).isoformat(timespec="seconds")))
+
+
+def _ensure_table(gradebook):
+    if not getattr(gradebook, "_nnlab_review_table", False):
+        _metadata.create_all(gradebook.engine, checkfirst=True)
+        gradebook._nnlab_review_table = True
+
+
+def review_command(course, student, accept, reject, notebooks=None, out=print):
+    """`nnlab review`: show a student's held points and history, or decide on them."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gradebook:
+        if accept or reject:
+            try:
+                decided = decide(gradebook, course.assignment, student, accept, notebooks)
+            except LookupError as error:
+                out(f"nnlab review: {error}")
+                return 1
+            out(f"{student}: {', '.join(decided)} {'accepted' if accept else 'rejected'}")
+            return 0
+        rows = history(gradebook, course.assignment, student)
+    for row in rows:
+        out(f"{row['at']}  {row['notebook']:<16} {row['state']:<9} by {row['by']}")
+        for reason in json.loads(row["reasons"]) if row["state"] == HELD else ():
+            out(f"    {reason}")
+    if not rows:
+        out(f"{student}: nothing was ever held for review")
+    return 0

@@ -1,0 +1,138 @@
+"""The course's steps inside nbgrader's own Autograde converter, so that every door grades alike.
+
+`nbgrader_config.py` puts these steps in nbgrader's sanitizing and autograding preprocessor lists;
+`nbgrader autograde`, formgrader's Autograde button and `nnlab grade` all run them:
+
+- `IntakeRepairs` (first sanitizing step): mends the notebook against its release copy
+  (`intake.repair`) and notes what it found.
+- `ScanStudentCode` (sanitizing): lists what the code the student wrote does that a TA should
+  look at (`tampering.scan`); findings that tamper with the interpreter hold the points.
+- `execution.GuardedExecute` (in place of nbgrader's Execute): sandboxed, guarded execution.
+- `RecordOutcome` (last autograding step): flags the notebook in the gradebook, holds its points
+  when the grader cannot vouch for them (`review`), and writes the notebook's record, from which
+  every view of the class (`outcome`) derives the student's status.
+
+What the sanitizing steps found travels to the autograding pass in the notebook's metadata
+(`nnlab`), which the intake step resets first, so a student cannot plant it.
+"""
+import hashlib
+import json
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.utils import is_solution
+
+from . import review
+from .intake import is_provided, repair
+from .tampering import scan, top_level_names
+
+KEY = "nnlab"  # the notebook metadata the steps share
+
+
+class IntakeRepairs(NbGraderPreprocessor):
+    """Repair what a TA would repair by hand, before nbgrader's own sanitizing steps."""
+
+    def preprocess(self, nb, resources):
+        reference = _release_notebook(self.config, resources)
+        name = resources["nbgrader"]["notebook"]
+        nb.metadata[KEY] = {"notes": repair(nb, reference, f"{name}.ipynb"),
+                            "fingerprint": fingerprint(nb)}
+        return nb, resources
+
+
+class ScanStudentCode(NbGraderPreprocessor):
+    """Scan the cells the student wrote (answer cells and added cells)."""
+
+    def preprocess(self, nb, resources):
+        reference = _release_notebook(self.config, resources)
+        provided = {name for cell in reference.cells if is_provided(cell)
+                    for name in top_level_names(cell.source) if not name.startswith("_")}
+        name = resources["nbgrader"]["notebook"]
+        findings = []
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code" and (is_solution(cell) or "nbgrader" not in cell.metadata):
+                label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
+                findings += [dict(finding, text=f"suspicious code: {name}.ipynb, cell {finding['text']}")
+                             for finding in scan(cell.source, provided, label)]
+        nb.metadata.setdefault(KEY, {})["findings"] = findings
+        return nb, resources
+
+
+class RecordOutcome(NbGraderPreprocessor):
+    """Flag, hold and record the notebook just graded (see the module docstring)."""
+
+    def preprocess(self, nb, resources):
+        meta = dict(nb.metadata.get(KEY, {}))
+        execution = resources.get(KEY, {})
+        ids = resources["nbgrader"]
+        findings, events = meta.get("findings", []), execution.get("events", [])
+        held = [f["text"] for f in findings if f.get("hold")] + [
+            f"{ids['notebook']}.ipynb, cell {e['cell']}: {e['message']}" for e in events
+            if e["kind"] == "tampering"]
+        token = uuid.uuid4().hex
+        record = {
+            "notes": meta.get("notes", []), "findings": [f["text"] for f in findings],
+            "events": events, "held": held, "token": token,
+            "sandbox": execution.get("sandbox"), "confinement": execution.get("confinement", ""),
+            "fingerprint": meta.get("fingerprint", ""),
+            "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        with Gradebook(ids["db_url"]) as gradebook:
+            notebook = gradebook.find_submission_notebook(ids["notebook"], ids["assignment"],
+                                                          ids["student"])
+            notebook.flagged = bool(findings) or any(e["kind"] == "tampering" for e in events)
+            gradebook.db.commit()
+            review.apply_hold(gradebook, notebook, held, record["fingerprint"])
+        root = Path(CourseDirectory(config=self.config).root)
+        write_record(root, ids["student"], ids["notebook"], record)
+        nb.metadata[KEY] = {"token": token}
+        return nb, resources
+
+
+def fingerprint(nb):
+    """A hash of the notebook's cell sources: what a review decision was made on."""
+    return hashlib.sha256(json.dumps([c.source for c in nb.cells]).encode()).hexdigest()
+
+
+def record_path(root, student, notebook):
+    return Path(root) / "grading" / "records" / student / f"{notebook}.json"
+
+
+def write_record(root, student, notebook, record):
+    """Write a notebook's record atomically (a reader never sees half of it)."""
+    path = record_path(root, student, notebook)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(record, indent=1))
+    os.replace(temporary, path)
+
+
+def read_record(root, student, notebook):
+    """A notebook's record, or None if nnlab's steps never recorded one."""
+    path = record_path(root, student, notebook)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def autograded_token(root, assignment, student, notebook):
+    """The record token kept in the autograded notebook: None when that notebook was last written
+    by a grading that did not run the course's steps (or is gone)."""
+    path = Path(root) / "autograded" / student / assignment / f"{notebook}.ipynb"
+    try:
+        return nbformat.read(path, as_version=4).metadata.get(KEY, {}).get("token")
+    except Exception:
+        return None
+
+
+def _release_notebook(config, resources):
+    coursedir = CourseDirectory(config=config)
+    folder = coursedir.format_path(coursedir.release_directory, ".", resources["nbgrader"]["assignment"])
+    return nbformat.read(Path(folder) / f"{resources['nbgrader']['notebook']}.ipynb", as_version=4)
