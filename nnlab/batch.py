@@ -22,7 +22,7 @@ from .execution import kill_kernels
 from .grading import grade_submission
 from .intake import digest
 from .late import apply_due_date
-from .ledger import INTERRUPTED, RUNNING, Ledger, course_key
+from .ledger import GRADED, INTERRUPTED, RUNNING, Ledger, course_key
 from .outcome import STATUSES, submitted_students
 from .sandbox import SandboxUnavailable, check_sandbox, uid_for_slot
 
@@ -97,8 +97,7 @@ def _run(course, todo, keys, jobs, ledger, config, out):
                 student, worker, receiver, slot = running.pop(sentinel)
                 free_slots.append(slot)
                 entry = _outcome(worker, receiver)
-                entry.update(key=keys[student], graded_at=_now())
-                ledger.record(student, {k: entry.get(k) for k in LEDGER_FIELDS})
+                ledger.record(student, _ledger_entry(entry, keys[student]))
                 results[student] = entry
                 _progress(out, len(results), len(todo), student, entry, started, len(running))
     except KeyboardInterrupt:
@@ -113,8 +112,13 @@ def _run(course, todo, keys, jobs, ledger, config, out):
     return results
 
 
-# What the ledger keeps of an outcome: the rest is read from the gradebook and records when shown.
-LEDGER_FIELDS = ("status", "reasons", "key", "graded_at", "sandbox")
+def _ledger_entry(entry, key):
+    """What the ledger keeps of a finished grading: that it finished ("graded") or why nothing
+    could be graded ("failed"). The student's status is derived when shown (`outcome`), so it is
+    the same whichever door graded them last."""
+    if entry["status"] == "failed":
+        return {"status": "failed", "reasons": entry.get("reasons", []), "key": key, "graded_at": _now()}
+    return {"status": GRADED, "key": key, "graded_at": _now()}
 
 
 def _work(course, student, config, sender):

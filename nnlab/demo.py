@@ -61,15 +61,22 @@ def run_demo(course, jobs=None):
     print_table(students, rows)
 
 
+def earned(row, cell):
+    """What the autograder gave a cell: for a held notebook, what accepting it would count."""
+    score = row["scores"][cell][0]
+    return score if row["auto"].get(cell) is None else row["auto"][cell]
+
+
+def lost_cells(row):
+    """The graded cells that did not get full marks from the autograder (sorted)."""
+    return sorted(cell for cell, (score, top) in (row["scores"] or {}).items()
+                  if score is not None and earned(row, cell) < top)
+
+
 def mismatches(student, row):
     """How a graded student differs from the manifest (empty: as expected)."""
     found = []
-    scores = row["scores"] or {}
-    # what the autograder gave: for held notebooks, what accepting them would count
-    earned = {cell: score if row["auto"].get(cell) is None else row["auto"][cell]
-              for cell, (score, _) in scores.items()}
-    lost = sorted(cell for cell, (score, top) in scores.items()
-                  if score is not None and earned[cell] < top)
+    lost = lost_cells(row)
     if row["status"] != student["status"]:
         found.append(f"status {row['status']}, expected {student['status']}")
     if lost != sorted(student["lost"]):

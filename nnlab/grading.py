@@ -36,7 +36,10 @@ def grade_submission(course, student, staging, config=None):
             write_record(course.root, student, name, {"error": (
                 f"{name}.ipynb: nbgrader could not grade it ({_short(error)}); "
                 f"see grading/logs/{student}.log")})
-    return dict(outcome(course, student, ledger={}), seconds=round(time.perf_counter() - started, 1))
+    result = outcome(course, student, ledger={})
+    if result["status"] == "not graded":  # not a notebook could be graded
+        result.update(status="failed", reasons=found.problems or ["no notebook could be graded"])
+    return dict(result, seconds=round(time.perf_counter() - started, 1))
 
 
 def _converter(course, student, staging, notebook, extra=None):

@@ -1,5 +1,7 @@
-"""grading/status.json: the outcome of every student's last grading, written only by the batch
-process (one writer, atomic replace), read by export, report and feedback.
+"""grading/status.json: the batch's bookkeeping of every student, written only by the batch process
+(one writer, atomic replace): "running", "interrupted", "graded" or "failed" (nothing could be
+graded, with the reasons), and the key of what was graded. The student's status itself is derived
+when the class is shown (`outcome`), whichever door graded them.
 
 A student is recorded as "running" before its grading starts; an entry still "running" when the
 next batch starts belongs to a batch that was killed, and is graded again.
@@ -10,7 +12,7 @@ import os
 
 from .intake import digest
 
-RUNNING, INTERRUPTED = "running", "interrupted"
+RUNNING, INTERRUPTED, GRADED = "running", "interrupted", "graded"
 
 
 class Ledger:

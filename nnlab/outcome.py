@@ -97,6 +97,11 @@ def _status_part(course, student, row):
             lost = True
             reasons.append(record["error"])
             continue
+        if not (course.root / "autograded" / student / course.assignment / f"{name}.ipynb").is_file():
+            lost = True
+            reasons.append(f"{name}.ipynb: its autograded copy is gone (removed since grading): "
+                           f"grade it again")
+            continue
         if record is None or record["token"] != autograded_token(
                 course.root, course.assignment, student, name):
             flagged = True

@@ -65,13 +65,13 @@ def apply_hold(gradebook, notebook, reasons, fingerprint):
     last = latest(gradebook, *ids)
     if reasons:
         if last and last["fingerprint"] == fingerprint and last["state"] in (ACCEPTED, REJECTED):
-            _set_scores(notebook, void=last["state"] == REJECTED)
+            _set_scores(notebook, void=last["state"] == REJECTED, pending=False)
         else:
             _record(gradebook, ids, fingerprint, HELD, reasons, "grader")
-            _set_scores(notebook, void=True)
+            _set_scores(notebook, void=True, pending=True)
     elif last and last["state"] != CLEARED:
         _record(gradebook, ids, fingerprint, CLEARED, [], "grader")
-        _set_scores(notebook, void=False)
+        _set_scores(notebook, void=False, pending=False)
     gradebook.db.commit()
 
 
@@ -88,21 +88,21 @@ def decide(gradebook, assignment, student, accept, notebooks=None, by=None):
         last = latest(gradebook, assignment, student, name)
         _record(gradebook, (assignment, student, name), last["fingerprint"],
                 ACCEPTED if accept else REJECTED, json.loads(last["reasons"]), by or getpass.getuser())
-        _set_scores(submitted, void=not accept)
+        _set_scores(submitted, void=not accept, pending=False)
     gradebook.db.commit()
     return chosen
 
 
-def _set_scores(notebook, void):
-    """Void (manual score 0, to be reviewed) or release (the autograded score counts) every
-    autograded test cell of the notebook."""
+def _set_scores(notebook, void, pending):
+    """Void (manual score 0) or release (the autograded score counts) every autograded test cell
+    of the notebook; `pending` marks them as needing a grader's look in formgrader."""
     for grade in notebook.grades:
         if grade.cell_type == "code":
             if void:
                 grade.manual_score = 0.0
             elif grade.manual_score == 0.0:
                 grade.manual_score = None
-            grade.needs_manual_grade = void
+            grade.needs_manual_grade = pending
 
 
 def _record(gradebook, ids, fingerprint, state, reasons, by):

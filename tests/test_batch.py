@@ -1,8 +1,10 @@
 """The batch grader around the demo class: CSV export, report, feedback that keeps hidden tests
 hidden (checked in a real browser), regrading only what changed, clear errors, and Ctrl-C."""
 import csv
+import html
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -17,6 +19,7 @@ from nnlab.batch import grade_class
 from nnlab.course import Course, CourseError
 from nnlab.demo import manifest
 from nnlab.export import write_csv
+from nnlab import feedback
 from nnlab.feedback import generate_feedback
 from nnlab.fill import fill
 from nnlab.report import write_report
@@ -78,15 +81,44 @@ def test_feedback_as_a_student_sees_it_in_a_browser(built_course, graded_class, 
     student = "bug_l2_cost_mean_and_alt_cache_order"
     generate_feedback(built_course, [student], out=lambda line: None)
     page = built_course.root / "feedback" / student / built_course.assignment / "regularization.html"
-    dom = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path}", "--dump-dom",
-         page.as_uri()], capture_output=True, text=True, timeout=120).stdout
-    text = _visible_text(dom)
+    text = _visible_text(_rendered(page, tmp_path))
     assert "np.mean" in text  # the student's own (buggy) code
     assert "Score:" in text or "score" in text.lower()
     assert "hidden test are not shown" in text
     assert not _leaks(built_course, student, text)
+
+
+HIDDEN_PRINTER = "hostile_print_test_source"  # its functions print and raise their caller's source
+
+
+def test_feedback_shows_no_hidden_test_line_whatever_the_code_prints(built_course, graded_class, tmp_path):
+    """Functions that print, and raise errors holding, the source of the test calling them: no
+    feedback file, nor its rendering in Chromium, shows a line of a hidden test."""
+    assert generate_feedback(built_course, [HIDDEN_PRINTER], out=lambda line: None) == [HIDDEN_PRINTER]
+    hidden = secret_lines_of(built_course)
+    assert len(hidden) > 30  # the scan has something to look for
+    pages = sorted((built_course.root / "feedback" / HIDDEN_PRINTER / built_course.assignment).glob("*.html"))
+    assert len(pages) == 2
+    for page in pages:
+        markup = page.read_text()
+        assert feedback.REMOVED in markup  # the student's code did print test source, which was removed
+        texts = [html.unescape(_visible_text(markup))]
+        if os.path.exists(CHROMIUM):
+            texts.append(_visible_text(_rendered(page, tmp_path)))
+        for text in texts:
+            squeezed = re.sub(r"\s+", "", text)
+            assert not [line for line in hidden if line in squeezed], page.name
+
+
+def secret_lines_of(course):
+    return feedback.secret_lines(course.root, "source", "release", course.assignment)
+
+
+def _rendered(page, profile):
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}", "--dump-dom",
+         page.as_uri()], capture_output=True, text=True, timeout=120).stdout
 
 
 def _leaks(course, student, text):
@@ -165,7 +197,7 @@ def test_ctrl_c_leaves_a_consistent_gradebook_and_the_next_run_finishes(small_cl
     with sqlite3.connect(small_class.root / "gradebook.db") as db:
         assert db.execute("pragma integrity_check").fetchone() == ("ok",)
     rest = grade_class(small_class, out=lambda line: None)
-    assert set(rest) == {s for s in ("s1", "s2", "s3") if statuses.get(s) != "ok"}
+    assert set(rest) == {s for s in ("s1", "s2", "s3") if statuses.get(s) != "graded"}
     assert {e["status"] for e in rest.values()} == {"ok"}
 
 
@@ -181,6 +213,28 @@ def _processes_under(root):
         if cwd.startswith(str(root)) or str(root) in cmdline:
             found.append(pid)
     return found
+
+
+def test_commands_survive_class_data_removed_since_grading(small_class, capsys):
+    """autograded/ of one student removed: feedback says so for that student, writes the others'
+    and succeeds; everything removed: feedback says why for each and fails; export and report
+    still show the class."""
+    from nnlab.cli import main
+
+    grade_class(small_class, ["s1", "s2"], out=lambda line: None)
+    shutil.rmtree(small_class.root / "autograded" / "s1")
+    assert main(["--course", str(small_class.root), "feedback"]) == 0
+    out = capsys.readouterr().out
+    assert "s2: " + str(small_class.root / "feedback" / "s2") in out
+    assert "s1: no feedback" in out and "s1: " + str(small_class.root / "feedback") not in out
+    shutil.rmtree(small_class.root / "autograded")
+    (small_class.root / "gradebook.db").unlink()
+    assert main(["--course", str(small_class.root), "feedback"]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert "s1: no feedback" in captured.out and "s2: no feedback" in captured.out
+    assert main(["--course", str(small_class.root), "export"]) == 0
+    assert main(["--course", str(small_class.root), "report"]) == 0
 
 
 def test_unknown_student_is_an_error_and_nothing_is_written(small_class, capsys):

@@ -1,9 +1,14 @@
 """Checking helpers shared by the tests of both notebooks.
 
 Each `check_*` raises AssertionError with a message that says what is wrong and, where one is
-given, a hint at the usual cause; it returns quietly when the check passes.
+given, a hint at the usual cause; it returns quietly when the check passes. Messages are wrapped
+to short lines: `nbgrader validate` cuts every line of an error at 90 characters.
 """
+import textwrap
+
 import numpy as np
+
+WIDTH = 64  # characters per message line, leaving room for "AssertionError: " and an indent
 
 
 def rel_error(x, y):
@@ -61,7 +66,7 @@ def numerical_layer_gradients(forward, x, gamma, beta, dout, h=1e-5):
 def check_number(value, name):
     """`value` must be a real scalar (a Python or numpy number, or a size-1 array)."""
     if np.size(value) != 1 or not np.isrealobj(value):
-        raise AssertionError(f"{name} should be a single real number, got {type(value).__name__} "
+        raise _failure(f"{name} should be a single real number, got {type(value).__name__} "
                              f"of shape {np.shape(value)}")
     return float(np.asarray(value).item())
 
@@ -69,12 +74,12 @@ def check_number(value, name):
 def check_close(actual, expected, name, tol=1e-7, hint=""):
     """`actual` equals `expected` up to a largest relative error of `tol` (shapes must agree)."""
     if actual is None:
-        raise AssertionError(f"{name} is None: did the function return or assign it?")
+        raise _failure(f"{name} is None: did the function return or assign it?")
     actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
     check_shape(actual, expected.shape, name)
     error = rel_error(actual, expected)
     if not error <= tol:
-        raise AssertionError(f"{name} is wrong: relative error {error:.2e} (at most {tol:.0e} "
+        raise _failure(f"{name} is wrong: relative error {error:.2e} (at most {tol:.0e} "
                              f"expected).\nexpected: {_short(expected)}\ngot:      {_short(actual)}"
                              + _hint(hint))
 
@@ -82,11 +87,11 @@ def check_close(actual, expected, name, tol=1e-7, hint=""):
 def check_gradient(analytic, numerical, name, tol=1e-8, hint=""):
     """An analytic gradient agrees with a numerical one: ||a - n|| / (||a|| + ||n||) <= tol."""
     if analytic is None:
-        raise AssertionError(f"{name} is None: did the function compute it?")
+        raise _failure(f"{name} is None: did the function compute it?")
     check_shape(analytic, np.shape(numerical), name)
     error = norm_rel_error(analytic, numerical)
     if not error <= tol:
-        raise AssertionError(f"{name} disagrees with the numerical gradient: relative error "
+        raise _failure(f"{name} disagrees with the numerical gradient: relative error "
                              f"{error:.2e} (at most {tol:.0e} expected)." + _hint(hint))
     return error
 
@@ -97,14 +102,14 @@ def check_gradients(analytic, numerical, tol=1e-8, hint="", where=""):
     gradient that is tiny everywhere would make a per-array error mere round-off). Returns the error."""
     for key in numerical:
         if analytic.get(key) is None:
-            raise AssertionError(f"{key} is None: did the function compute it?")
+            raise _failure(f"{key} is None: did the function compute it?")
         check_shape(analytic[key], np.shape(numerical[key]), key)
     keys = sorted(numerical)
     error = norm_rel_error(np.concatenate([np.ravel(analytic[k]) for k in keys]),
                            np.concatenate([np.ravel(numerical[k]) for k in keys]))
     if not error <= tol:
         worst = max(keys, key=lambda k: np.linalg.norm(np.ravel(analytic[k]) - np.ravel(numerical[k])))
-        raise AssertionError(f"the gradients{where} disagree with the numerical gradient: relative "
+        raise _failure(f"the gradients{where} disagree with the numerical gradient: relative "
                              f"error {error:.2e} (at most {tol:.0e} expected), most of it in {worst}."
                              + _hint(hint))
     return error
@@ -113,19 +118,19 @@ def check_gradients(analytic, numerical, tol=1e-8, hint="", where=""):
 def check_shape(array, shape, name):
     """`array` is a numpy array of exactly `shape`."""
     if not hasattr(array, "shape"):
-        raise AssertionError(f"{name} should be a numpy array of shape {shape}, "
+        raise _failure(f"{name} should be a numpy array of shape {shape}, "
                              f"got {type(array).__name__}")
     if tuple(array.shape) != tuple(shape):
-        raise AssertionError(f"{name} has shape {tuple(array.shape)}, expected {tuple(shape)}")
+        raise _failure(f"{name} has shape {tuple(array.shape)}, expected {tuple(shape)}")
 
 
 def check_keys(mapping, keys, name):
     """`mapping` is a dict holding at least `keys`."""
     if not isinstance(mapping, dict):
-        raise AssertionError(f"{name} should be a dict, got {type(mapping).__name__}")
+        raise _failure(f"{name} should be a dict, got {type(mapping).__name__}")
     missing = [k for k in keys if k not in mapping]
     if missing:
-        raise AssertionError(f"{name} lacks the keys {missing}")
+        raise _failure(f"{name} lacks the keys {missing}")
 
 
 def check_arrays(mapping, shapes, name):
@@ -140,6 +145,12 @@ def report_match(actual, expected, name, tol=1e-7):
     same = np.shape(actual) == np.shape(expected) and rel_error(actual, expected) <= tol
     print(f"{name}: {'matches the expected output' if same else 'differs from the expected output'}")
     return same
+
+
+def _failure(message):
+    """An AssertionError whose message is wrapped to lines of at most WIDTH characters."""
+    return AssertionError("\n".join(textwrap.fill(line, WIDTH, break_long_words=False) or line
+                                     for line in str(message).split("\n")))
 
 
 def _short(a):

@@ -1,0 +1,101 @@
+"""Points held for review: a notebook that tampers with the interpreter is held, export, report and
+gradebook agree on it, `nnlab review` releases or voids it, and a regrade keeps the decision while
+nothing changed."""
+import csv
+import shutil
+
+import pytest
+from nbgrader.api import Gradebook
+
+from nnlab.batch import grade_class
+from nnlab.cli import main
+from nnlab.demo import limits, make_class, manifest
+from nnlab.export import graded_cells, write_csv
+from nnlab.outcome import outcome
+from nnlab.report import write_report
+
+from conftest import copy_course
+
+SETTINGS, STUDENTS = manifest()
+STUDENT = "hostile_neuter_main_checks"  # tampers in batchnorm.ipynb only
+
+
+@pytest.fixture(scope="module")
+def course(built_course, tmp_path_factory):
+    """A copy of the built course with one hostile submission, graded."""
+    course = copy_course(tmp_path_factory.mktemp("review"))
+    shutil.copy2(built_course.root / "gradebook.db", course.root / "gradebook.db")
+    make_class(course, [s for s in STUDENTS if s["id"] == STUDENT])
+    grade_class(course, config=limits(SETTINGS), out=lambda line: None)
+    return course
+
+
+def grade_again(course):
+    grade_class(course, force=True, config=limits(SETTINGS), out=lambda line: None)
+
+
+def autograded(course, notebook):
+    """{grade id: (score, manual score, needs manual grade)} of a notebook's test cells."""
+    with Gradebook(course.db_url) as gradebook:
+        submitted = gradebook.find_submission_notebook(notebook, course.assignment, STUDENT)
+        return {g.name: (g.score, g.manual_score, g.needs_manual_grade) for g in submitted.grades
+                if g.cell_type == "code"}
+
+
+def csv_row(course, tmp_path):
+    write_csv(course, tmp_path / "grades.csv")
+    with open(tmp_path / "grades.csv") as handle:
+        return next(row for row in csv.DictReader(handle) if row["student"] == STUDENT)
+
+
+def test_tampering_holds_the_notebook_everywhere(course, tmp_path):
+    """Held: flagged in the gradebook, 0 there pending review, "held" in the CSV and the report."""
+    row = outcome(course, STUDENT)
+    assert row["status"] == "flagged" and set(row["held"]) == {"batchnorm"}
+    assert any("held for review" in reason for reason in row["reasons"])
+    assert all(score == manual == 0 and needs for score, manual, needs in autograded(course, "batchnorm").values())
+    assert not any(manual for _, manual, _ in autograded(course, "regularization").values())
+    with Gradebook(course.db_url) as gradebook:
+        assert gradebook.find_submission_notebook("batchnorm", course.assignment, STUDENT).flagged
+    exported = csv_row(course, tmp_path)
+    assert exported["total"] == "held"
+    cells = graded_cells(course, tests_only=True)
+    assert {exported[c] for c, notebook in cells.items() if notebook == "batchnorm"} == {"held"}
+    assert all(exported[c] not in ("", "held") for c, notebook in cells.items() if notebook == "regularization")
+    page = write_report(course).read_text()
+    assert "Points held for review (1)" in page and STUDENT in page
+
+
+def test_accept_releases_the_points_and_a_regrade_keeps_the_decision(course, tmp_path, capsys):
+    """--accept: the autograded scores count, in the gradebook and the CSV alike, also after a
+    regrade of the unchanged submission."""
+    assert main(["--course", str(course.root), "review", STUDENT, "--accept"]) == 0
+    assert "batchnorm accepted" in capsys.readouterr().out
+    scores = autograded(course, "batchnorm")
+    assert all(manual is None and not needs for _, manual, needs in scores.values())
+    assert sum(score for score, _, _ in scores.values()) > 0  # forward and backward are correct
+    row = outcome(course, STUDENT)
+    assert row["held"] == {} and row["status"] == "flagged"  # still flagged: a TA looked at it
+    exported = csv_row(course, tmp_path)
+    assert float(exported["total"]) == pytest.approx(row["total"])
+    assert row["total"] == pytest.approx(sum(s or 0 for s, _ in row["scores"].values()) - row["late_penalty"])
+    grade_again(course)
+    assert outcome(course, STUDENT)["held"] == {}
+    assert autograded(course, "batchnorm") == scores
+    assert main(["--course", str(course.root), "review", STUDENT, "--reject"]) == 1  # nothing held
+
+
+def test_a_changed_submission_is_held_again_and_reject_voids_it(course, capsys):
+    """A new submission voids the old decision; --reject keeps the autograded points at 0."""
+    path = course.submission(STUDENT) / "batchnorm.ipynb"
+    path.write_text(path.read_text().replace("def _neuter():", "def _neuter():  # again"))
+    grade_class(course, config=limits(SETTINGS), out=lambda line: None)
+    assert set(outcome(course, STUDENT)["held"]) == {"batchnorm"}
+    assert main(["--course", str(course.root), "review", STUDENT, "--reject"]) == 0
+    row = outcome(course, STUDENT)
+    assert row["held"] == {}
+    assert all(score == 0 for score, _, _ in autograded(course, "batchnorm").values())
+    capsys.readouterr()
+    assert main(["--course", str(course.root), "review", STUDENT]) == 0
+    states = [line.split()[2] for line in capsys.readouterr().out.splitlines() if line[:2] == "20"]
+    assert states == ["held", "accepted", "held", "rejected"]
