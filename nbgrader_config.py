@@ -16,34 +16,34 @@ c.Execute.interrupt_on_timeout = True
 c.OverwriteCells.add_missing_cells = True
 
 # Every door grades alike: `nbgrader autograde`, formgrader's Autograde button and `nnlab grade`
-# run nbgrader's Autograde with the course's steps (nnlab/steps.py): repairs and a scan of the
+# run nbgrader's Autograde with the course's steps (nnlab/grading/steps.py): repairs and a scan of the
 # student's code before nbgrader's own sanitizing, then sandboxed, guarded execution in place of
 # nbgrader's Execute, and a record of the outcome (flags, held points) after its grading steps.
 c.Autograde.sanitize_preprocessors = [
-    "nnlab.steps.IntakeRepairs",
+    "nnlab.grading.steps.IntakeRepairs",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
-    "nnlab.steps.ScanStudentCode",
+    "nnlab.grading.steps.ScanStudentCode",
 ]
 c.Autograde.autograde_preprocessors = [
-    "nnlab.execution.GuardedExecute",
+    "nnlab.grading.execution.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
-    "nnlab.steps.RecordOutcome",
+    "nnlab.grading.steps.RecordOutcome",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # Feedback (`nbgrader generate_feedback`, formgrader's button, `nnlab feedback`) without hidden
-# tests or mark schemes, and a last pass that removes any of their lines (nnlab/feedback.py).
+# tests or mark schemes, and a last pass that removes any of their lines (nnlab/results/feedback.py).
 c.GenerateFeedback.preprocessors = [
-    "nnlab.feedback.HiddenTestsFeedback",
+    "nnlab.results.feedback.HiddenTestsFeedback",
     "nbgrader.preprocessors.ClearMarkScheme",
-    "nnlab.feedback.RedactHiddenLines",
+    "nnlab.results.feedback.RedactHiddenLines",
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
@@ -51,10 +51,10 @@ c.GenerateFeedback.preprocessors = [
 # Late policy: the due date, stored in the gradebook by `nnlab release` and `nnlab grade`, and a
 # penalty of 10% of a notebook's score per started day late.
 c.Deadline.due = "2026-12-04 23:59:00 UTC"
-c.AssignLatePenalties.plugin_class = "nnlab.late.PenaltyPerDay"
+c.AssignLatePenalties.plugin_class = "nnlab.grading.late.PenaltyPerDay"
 c.PenaltyPerDay.fraction_per_day = 0.1
 # ... applied to the notebook's current total whenever a grade changes, also in formgrader.
-from nnlab.late import keep_penalties_current  # noqa: E402
+from nnlab.grading.late import keep_penalties_current  # noqa: E402
 
 keep_penalties_current(c)
 

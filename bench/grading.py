@@ -22,10 +22,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import copy_course  # noqa: E402 (tests/ holds the course-copy helper)
 
 from nnlab.autograde import nbgrader_command  # noqa: E402
-from nnlab.demo import DEMO  # noqa: E402
-from nnlab.fill import fill  # noqa: E402
-from nnlab.grading import THREAD_LIMITS  # noqa: E402
-from nnlab.release import build  # noqa: E402
+from nnlab.authoring.demo import DEMO  # noqa: E402
+from nnlab.authoring.fill import fill  # noqa: E402
+from nnlab.grading.submission import THREAD_LIMITS  # noqa: E402
+from nnlab.authoring.release import build  # noqa: E402
 
 STYLES = ["classic", "compact", "factors", "helpers", "float_masks"]
 BN_STYLES = ["classic", "dict_cache", "graph_staged", "inverse_std_layernorm", "twelve_item_cache"]

@@ -63,16 +63,16 @@ def main(argv=None):
 def _run(args):
     course = Course(args.course)
     if args.command == "release":
-        from .release import build
+        from .authoring.release import build
 
         build(course)
     elif args.command == "fill":
-        from .fill import fill
+        from .authoring.fill import fill
 
         names = fill(course, args.functions, args.student, args.timestamp, args.force)
         print(f"{course.submission(args.student)}: filled {', '.join(names)}")
     elif args.command == "grade":
-        from .batch import grade_class
+        from .grading.batch import grade_class
 
         config = {}
         if args.cell_timeout:
@@ -85,31 +85,31 @@ def _run(args):
         except KeyboardInterrupt:
             return 130
     elif args.command == "export":
-        from .export import write_csv
+        from .results.export import write_csv
 
         target = args.to or course.root / "grades.csv"
         rows = write_csv(course, target)
         print(f"{target}: {len(rows)} students")
     elif args.command == "review":
-        from .review import review_command
+        from .results.review import review_command
 
         return review_command(course, args.student, args.accept, args.reject, args.notebook)
     elif args.command == "feedback":
-        from .feedback import generate_feedback
+        from .results.feedback import generate_feedback
 
         if not generate_feedback(course, args.students):
             print("nnlab feedback: no feedback could be written", file=sys.stderr)
             return 1
     elif args.command == "report":
-        from .report import write_report
+        from .results.report import write_report
 
         print(write_report(course))
     elif args.command == "demo":
-        from .demo import run_demo
+        from .authoring.demo import run_demo
 
         run_demo(course)
     elif args.command == "dataset":
-        from . import dataset
+        from .authoring import dataset
 
         dataset.main([] if args.seed is None else ["--seed", str(args.seed)])
     return 0

@@ -7,10 +7,10 @@ import nbformat
 import pytest
 
 from nnlab.autograde import nbgrader_command
-from nnlab.batch import grade_class
+from nnlab.grading.batch import grade_class
 from nnlab.course import Course
-from nnlab.demo import limits, make_class, manifest
-from nnlab.export import class_rows
+from nnlab.authoring.demo import limits, make_class, manifest
+from nnlab.results.export import class_rows
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

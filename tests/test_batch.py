@@ -15,15 +15,15 @@ import time
 import matplotlib.image
 import pytest
 
-from nnlab.batch import grade_class
+from nnlab.grading.batch import grade_class
 from nnlab.course import Course, CourseError
-from nnlab.demo import manifest
-from nnlab.export import write_csv
-from nnlab import feedback
-from nnlab.feedback import generate_feedback
-from nnlab.fill import fill
-from nnlab.report import write_report
-from nnlab.sandbox import processes_of, uid_for_slot
+from nnlab.authoring.demo import manifest
+from nnlab.results.export import write_csv
+from nnlab.results import feedback
+from nnlab.results.feedback import generate_feedback
+from nnlab.authoring.fill import fill
+from nnlab.results.report import write_report
+from nnlab.grading.sandbox import processes_of, uid_for_slot
 
 from conftest import REPO, copy_course
 from test_release import secret_lines

@@ -7,7 +7,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from nnlab import dataset, notebooks
+from nnlab.authoring import dataset, notebooks
 
 from conftest import REPO, SEED_DATA
 

@@ -5,9 +5,9 @@ import nbformat
 import pytest
 
 from nnlab.course import CourseError
-from nnlab.demo import earned, lost_cells, manifest, mismatches
+from nnlab.authoring.demo import earned, lost_cells, manifest, mismatches
 from nnlab import notebooks
-from nnlab.fill import fill
+from nnlab.authoring.fill import fill
 
 from conftest import REPO, copy_course
 

@@ -9,7 +9,7 @@ from nbgrader.validator import Validator
 
 from nnlab import notebooks
 from nnlab.course import Course
-from nnlab.release import comparable
+from nnlab.authoring.release import comparable
 
 from conftest import REPO
 

@@ -7,12 +7,12 @@ import shutil
 import pytest
 from nbgrader.api import Gradebook
 
-from nnlab.batch import grade_class
+from nnlab.grading.batch import grade_class
 from nnlab.cli import main
-from nnlab.demo import limits, make_class, manifest
-from nnlab.export import graded_cells, write_csv
-from nnlab.outcome import outcome
-from nnlab.report import write_report
+from nnlab.authoring.demo import limits, make_class, manifest
+from nnlab.results.export import graded_cells, write_csv
+from nnlab.results.outcome import outcome
+from nnlab.results.report import write_report
 
 from conftest import copy_course
 

@@ -1,4 +1,4 @@
-"""The sandboxed kernel (nnlab.sandbox) run through nbgrader's Execute: what a notebook can and
+"""The sandboxed kernel (nnlab.grading.sandbox) run through nbgrader's Execute: what a notebook can and
 cannot do. Needs root and bubblewrap: without them the tests fail with check_sandbox's reason."""
 import asyncio
 import os
@@ -11,8 +11,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from nbgrader.preprocessors import Execute
 from traitlets.config import Config
 
-from nnlab import sandbox
-from nnlab.sandbox import (SandboxedKernelManager, SandboxUnavailable, check_sandbox, processes_of,
+from nnlab.grading import sandbox
+from nnlab.grading.sandbox import (SandboxedKernelManager, SandboxUnavailable, check_sandbox, processes_of,
                            uid_for_slot)
 
 # A uid of its own per test run: a concurrent run elsewhere must not share its process cap.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from .course import CourseError
+from ..course import CourseError
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
 

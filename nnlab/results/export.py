@@ -5,7 +5,7 @@ import csv
 import nbformat
 from nbgrader.utils import is_grade, is_task
 
-from .ledger import Ledger
+from ..grading.ledger import Ledger
 from .outcome import class_students, outcome
 
 HELD = "held"  # what the CSV shows for points held for review, instead of a number

@@ -43,7 +43,7 @@ class GuardedExecute(Execute):
                           ).tag(config=True)
     output_limit = Integer(1_000_000, help="bytes of output kept per cell; the rest is dropped"
                            ).tag(config=True)
-    sandbox = Bool(True, help="run the kernel confined (see nnlab.sandbox)").tag(config=True)
+    sandbox = Bool(True, help="run the kernel confined (see nnlab.grading.sandbox)").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

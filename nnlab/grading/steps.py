@@ -28,7 +28,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_solution
 
-from . import review
+from ..results import review
 from .intake import is_provided, repair
 from .tampering import scan, top_level_names
 

@@ -1,8 +1,8 @@
 """Building release/ and solutions/ from source/, and comparing notebooks up to volatile metadata."""
 import nbformat
 
-from .course import Course
-from .late import apply_due_date
+from ..course import Course
+from ..grading.late import apply_due_date
 
 # Set by the kernel or nbclient on every run; says nothing about the content.
 VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled")

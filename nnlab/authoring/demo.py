@@ -5,15 +5,15 @@ from pathlib import Path
 
 from dateutil import parser as date_parser
 
-from . import damage
-from .batch import grade_class
-from .export import write_csv
-from .feedback import generate_feedback
+from ..authoring import damage
+from ..grading.batch import grade_class
+from ..results.export import write_csv
+from ..results.feedback import generate_feedback
 from .fill import fill
 from .release import build
-from .report import write_report
+from ..results.report import write_report
 
-DEMO = Path(__file__).resolve().parent.parent / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "demo"
 
 
 def manifest():

@@ -12,7 +12,7 @@ A network that bends its boundary around every cluster scores well on the traini
 worse on the next one; L2 regularization and dropout ignore the clusters and generalize better.
 DEFAULT_SEED and the settings below were chosen by training the lab's network on the result.
 
-Run `python -m nnlab.dataset [--seed N] [--out PATH]` to (re)write the bundled file.
+Run `python -m nnlab.authoring.dataset [--seed N] [--out PATH]` to (re)write the bundled file.
 """
 import argparse
 from pathlib import Path
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_SEED = 97
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "source" / "nn_training" / "football.npz"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "source" / "nn_training" / "football.npz"
 
 M_TRAIN, M_TEST = 211, 200
 HALF_WIDTH = 0.75  # points lie in [-HALF_WIDTH, HALF_WIDTH]^2, the classic exercise's scale

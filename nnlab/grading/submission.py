@@ -13,8 +13,8 @@ from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
-from . import intake
-from .outcome import outcome
+from ..grading import intake
+from ..results.outcome import outcome
 from .steps import write_record
 
 # One kernel per core: numpy's threads would only compete with the other jobs.

@@ -17,13 +17,13 @@ from multiprocessing.connection import wait
 
 from traitlets.config import Config
 
-from .course import CourseError
+from ..course import CourseError
 from .execution import kill_kernels
-from .grading import grade_submission
+from .submission import grade_submission
 from .intake import digest
 from .late import apply_due_date
 from .ledger import GRADED, INTERRUPTED, RUNNING, Ledger, course_key
-from .outcome import STATUSES, submitted_students
+from ..results.outcome import STATUSES, submitted_students
 from .sandbox import SandboxUnavailable, check_sandbox, uid_for_slot
 
 

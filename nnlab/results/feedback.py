@@ -23,7 +23,7 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
-from .ledger import Ledger
+from ..grading.ledger import Ledger
 from .outcome import graded_students
 
 REMOVED = "[a line of a hidden test was removed here]"

@@ -1,0 +1,2 @@
+"""Results: each student's outcome, feedback, the CSV export, the class report and the
+review of held points."""
