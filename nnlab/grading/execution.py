@@ -72,6 +72,7 @@ class GuardedExecute(Execute):
         self._deadline = monotonic() + self.time_budget
         self._kept = {}  # cell index -> bytes of output kept
         self._guarded = False  # whether the guard is installed in the kernel
+        self._locked = False  # whether the guard has locked the shell's hooks
         self._guard = f"_nnlab_guard_{uuid.uuid4().hex[:12]}"  # its name there
         try:
             return super().preprocess(nb, resources, km)
@@ -118,6 +119,8 @@ class GuardedExecute(Execute):
         if not self._guarded:
             self._guarded = await self._silent(guard_code(self._guard)) is not None
         if kind == "student":
+            if not self._locked:  # from now on the shell's hooks are no one's to change
+                self._locked = await self._silent(f"{self._guard}.lock()") is not None
             return
         replaced = await self._check_guard(exclude=bound_names(cell.source))
         if replaced:
@@ -126,14 +129,18 @@ class GuardedExecute(Execute):
         await self._silent(f"{self._guard}_before = {self._guard}.snapshot(globals())")
 
     async def _guard_after(self, cell, cell_index, kind):
-        """A test during which student code replaced something scores nothing; what a course
-        cell set up is the course's own."""
-        if kind == "test" and self._stopped is None:
+        """A test during which student code replaced something scores nothing; a provided cell
+        during which it did is reported (student functions run there too); what a course cell
+        set up itself is the course's own."""
+        if kind != "student" and self._stopped is None:
             replaced = await self._check_guard(exclude=bound_names(cell.source))
-            if replaced:
+            if replaced and kind == "test":
                 message = f"{', '.join(replaced)} replaced while this test ran: it scores nothing"
                 self._note(cell, cell_index, "tampering", message)
                 cell.outputs.append(_error("TamperingDetected", message))
+            elif replaced:
+                self._note(cell, cell_index, "tampering", f"{', '.join(replaced)} replaced while "
+                           f"this cell ran; put back")
         if kind != "student" and self._stopped is None:
             await self._silent(f"{self._guard}.protect(globals(), {self._guard}_before)")
 
