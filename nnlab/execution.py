@@ -71,6 +71,8 @@ class GuardedExecute(Execute):
         self._deadline = monotonic() + self.time_budget
         self._kept = {}  # cell index -> bytes of output kept
         self._guarded = False  # whether GUARD is installed in the kernel
+        self._limit_noted = False  # whether a whole-kernel limit hit is in `events`
+        self.confinement = None  # the sandbox's limits in force (None: not sandboxed)
         return super().preprocess(nb, resources, km)
 
     def _get_timeout(self, cell):
@@ -89,14 +91,16 @@ class GuardedExecute(Execute):
             cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
             return cell
         KERNEL_GROUPS.add(self.km.provisioner.pgid)
+        self.confinement = getattr(self.km, "confinement", None)
         kind = _kind(cell)
         await self._guard_before(cell, cell_index, kind)
         budget_bound = self._get_timeout(cell) < (super()._get_timeout(cell) or float("inf"))
         try:
             await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
-            self._stop(cell, cell_index, "died", "the kernel died while running this cell "
-                       "(os._exit, a crash, or a resource limit)")
+            self._limit_noted = True  # said in the message
+            self._stop(cell, cell_index, "died", self._limit_message(deadly=True) or "the kernel "
+                       "died while running this cell (os._exit, a crash, or a resource limit)")
             return cell
         except CellTimeoutError:
             await self._kill_kernel()
@@ -104,6 +108,7 @@ class GuardedExecute(Execute):
                        "its kernel was killed")
             return cell
         self._after(cell, cell_index, budget_bound)
+        self._note_limit(cell, cell_index)
         await self._guard_after(cell, cell_index, kind)
         return cell
 
@@ -148,6 +153,21 @@ class GuardedExecute(Execute):
         if "BlockingIOError" in errors:
             self._note(cell, cell_index, "processes", "could not start a process or thread "
                        "(BlockingIOError: a process limit)")
+
+    def _limit_message(self, deadly=False):
+        """What whole-kernel limit the sandbox saw the kernel hit, in words; None if none, or
+        if `deadly` and it was not one that kills (the process limit only refuses forks)."""
+        hit = getattr(self.km, "limit_hit", lambda: None)()
+        if hit is None or deadly and hit == "processes":
+            return None
+        return self.km.limit_message()
+
+    def _note_limit(self, cell, cell_index):
+        """A limit hit by a cell the kernel survived (the OOM killer took a child, a fork was
+        refused) is noted once, on the cell where it is first seen."""
+        if not self._limit_noted and (message := self._limit_message()):
+            self._limit_noted = True
+            self._note(cell, cell_index, self.km.limit_hit(), message)
 
     async def _silent(self, code, **expressions):
         """Run grader code in the kernel, unseen in the notebook; the reply, or None."""
