@@ -110,6 +110,7 @@ def _why_unavailable():
         if not shutil.which(tool):
             return f"{tool} not found: install util-linux (apt-get install util-linux), {NO_SANDBOX}"
     with tempfile.TemporaryDirectory(prefix="nnlab-sandbox-check-") as folder:
+        os.chmod(folder, 0o755)  # as root, the trial runs as `nobody`
         # a generous process cap: the trial must not depend on how busy the user is
         command = sandbox_command(folder, folder, uid=TRIAL_UID if is_root() else None,
                                   max_processes=1 << 16)
@@ -344,7 +345,7 @@ def sandbox_command(work_dir, run_dir, *, uid=None, memory_limit=4 * GiB, max_pr
     for folder in writable:
         command += ["--bind", folder, folder]
     # the sandbox's root is a tmpfs of no size limit, writable by an ordinary user's kernel
-    command += ["--remount-ro", "/", "--chdir", work_dir, "--clearenv"]
+    command += ["--remount-ro", "/", "--clearenv"]
     for name, value in _kernel_environment().items():
         command += ["--setenv", name, value]
     command += [
@@ -357,7 +358,9 @@ def sandbox_command(work_dir, run_dir, *, uid=None, memory_limit=4 * GiB, max_pr
     if uid is not None:
         command += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                     "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-    return command + ["env", "--default-signal=INT"]
+    # entered only now: as root, bwrap (without CAP_DAC_OVERRIDE) may not enter a private folder
+    # lent to the sandbox uid
+    return command + ["env", "--default-signal=INT", f"--chdir={work_dir}"]
 
 
 # ---------------------------------------------------------------- the kernel manager
