@@ -140,6 +140,8 @@ class KernelGroup:
         self.dirs = {}  # {controller ('' for v2): folder}
         self.oom_kills = self.refused_forks = 0
         self.cpu = 0.0  # seconds used by the kernel's processes
+        # systemd: a unit name of its own, as the scope of the identity's last kernel may linger
+        self.unit = f"nnlab-{name}-{os.urandom(4).hex()}"
         if self.kind == "v1":
             self._make_v1()
         elif self.kind == "v2":
@@ -172,8 +174,8 @@ class KernelGroup:
     def prefix(self):
         """Command to put in front of the kernel's argv so that it starts inside the group."""
         if self.kind == "systemd":
-            return ["systemd-run", "--user", "--scope", "--quiet", f"--unit=nnlab-{self.name}",
-                    "-p", f"MemoryMax={self.memory}", "-p", "MemorySwapMax=0",
+            return ["systemd-run", "--user", "--scope", "--quiet", "--collect",
+                    f"--unit={self.unit}", "-p", f"MemoryMax={self.memory}", "-p", "MemorySwapMax=0",
                     "-p", f"TasksMax={self.processes}", "--"]
         joins = " && ".join(f"echo $$ > {shlex.quote(os.path.join(d, 'cgroup.procs'))}"
                             for d in self.dirs.values())
@@ -185,7 +187,7 @@ class KernelGroup:
             return
         with contextlib.suppress(OSError):
             path = _own_groups_of(pid).get("", "")
-            if path.endswith(f"nnlab-{self.name}.scope"):
+            if path.endswith(f"/{self.unit}.scope"):
                 self.dirs[""] = os.path.join(_v2_mount(), path.lstrip("/"))
 
     def poll(self):

@@ -105,10 +105,11 @@ def check_sandbox():
 def _why_unavailable():
     """'' if a trial sandbox runs, else the reason it does not and how to fix it."""
     if not shutil.which("bwrap"):
-        return f"bwrap not found: install Debian's bubblewrap (apt-get install bubblewrap), {NO_SANDBOX}"
+        return ("bwrap not found: install Debian's bubblewrap (apt-get install bubblewrap), "
+                f"{NO_SANDBOX}")
     for tool in ("prlimit", "setpriv"):
         if not shutil.which(tool):
-            return f"{tool} not found: install util-linux (apt-get install util-linux), {NO_SANDBOX}"
+            return f"{tool} not found: install util-linux (apt-get install util-linux), " + NO_SANDBOX
     with tempfile.TemporaryDirectory(prefix="nnlab-sandbox-check-") as folder:
         os.chmod(folder, 0o755)  # as root, the trial runs as `nobody`
         # a generous process cap: the trial must not depend on how busy the user is

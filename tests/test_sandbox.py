@@ -495,3 +495,23 @@ def test_no_process_of_the_uid_left_after_shutdown(tmp_path):
         await km.shutdown_kernel(now=True)
         return uid
     assert processes_of(asyncio.run(start_and_stop())) == []
+
+
+def test_v2_counters_name_the_limit(tmp_path, monkeypatch):
+    """The cgroup v2 counters (this host may have none to run a kernel in) are read as the limit
+    hit: an OOM kill is the memory limit, a refused fork the process limit; CPU time is read."""
+    monkeypatch.setattr(sandbox.cgroups, "_kind", "v2")
+    monkeypatch.setattr(sandbox.cgroups, "_v2_mount", lambda: str(tmp_path))
+    for folder in (tmp_path, tmp_path / "nnlab"):  # what the kernel's cgroupfs would show
+        folder.mkdir(exist_ok=True)
+        (folder / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    group = sandbox.cgroups.KernelGroup("test", GiB, 64)
+    folder = tmp_path / "nnlab" / "test"
+    assert (folder / "memory.max").read_text() == str(GiB)
+    assert (folder / "pids.max").read_text() == "64"
+    (folder / "memory.events").write_text("low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\n")
+    (folder / "pids.events").write_text("max 3\n")
+    (folder / "cpu.stat").write_text("usage_usec 2500000\nuser_usec 2000000\n")
+    group.poll()
+    assert (group.oom_kills, group.refused_forks, group.cpu) == (1, 3, 2.5)
+    assert group.prefix()[:2] == ["sh", "-c"] and str(folder / "cgroup.procs") in group.prefix()[2]
