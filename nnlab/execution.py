@@ -71,7 +71,7 @@ class GuardedExecute(Execute):
         self._deadline = monotonic() + self.time_budget
         self._kept = {}  # cell index -> bytes of output kept
         self._guarded = False  # whether GUARD is installed in the kernel
-        self._limit_noted = False  # whether a whole-kernel limit hit is in `events`
+        self._limit_noted = None  # the whole-kernel limit hit last noted in `events`
         self.confinement = None  # the sandbox's limits in force (None: not sandboxed)
         return super().preprocess(nb, resources, km)
 
@@ -98,7 +98,6 @@ class GuardedExecute(Execute):
         try:
             await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
-            self._limit_noted = True  # said in the message
             self._stop(cell, cell_index, "died", self._limit_message(deadly=True) or "the kernel "
                        "died while running this cell (os._exit, a crash, or a resource limit)")
             return cell
@@ -164,10 +163,11 @@ class GuardedExecute(Execute):
 
     def _note_limit(self, cell, cell_index):
         """A limit hit by a cell the kernel survived (the OOM killer took a child, a fork was
-        refused) is noted once, on the cell where it is first seen."""
-        if not self._limit_noted and (message := self._limit_message()):
-            self._limit_noted = True
-            self._note(cell, cell_index, self.km.limit_hit(), message)
+        refused) is noted on the cell where it is first seen."""
+        hit = getattr(self.km, "limit_hit", lambda: None)()
+        if hit and hit != self._limit_noted:
+            self._limit_noted = hit
+            self._note(cell, cell_index, hit, self.km.limit_message())
 
     async def _silent(self, code, **expressions):
         """Run grader code in the kernel, unseen in the notebook; the reply, or None."""
