@@ -58,7 +58,8 @@ def ta_user():
                         TA], check=True, capture_output=True)
         entry, made = pwd.getpwnam(TA), True
     yield entry.pw_name, entry.pw_uid, entry.pw_gid
-    if made:
+    if made:  # with its lock folder: nothing is left owned by a uid no one has
+        shutil.rmtree(f"/tmp/nnlab-sandbox-{entry.pw_uid}", ignore_errors=True)
         subprocess.run(["userdel", TA], capture_output=True)
 
 
