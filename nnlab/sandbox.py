@@ -107,7 +107,7 @@ def _why_unavailable():
     if not shutil.which("bwrap"):
         return ("bwrap not found: install Debian's bubblewrap (apt-get install bubblewrap), "
                 f"{NO_SANDBOX}")
-    for tool in ("prlimit", "setpriv"):
+    for tool in ("prlimit", "setpriv") if is_root() else ("prlimit",):
         if not shutil.which(tool):
             return f"{tool} not found: install util-linux (apt-get install util-linux), " + NO_SANDBOX
     with tempfile.TemporaryDirectory(prefix="nnlab-sandbox-check-") as folder:
