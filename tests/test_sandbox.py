@@ -469,6 +469,24 @@ def test_no_user_namespaces_is_explained(monkeypatch, setting, value, fix):
     assert message.index(fix) < message.index("--no-sandbox") and message.endswith("unconfined")
 
 
+def test_user_without_user_namespaces_is_refused(ta_user, ta_python, ta_code):
+    """An ordinary user on a host where user namespaces are disabled (here: in a user namespace
+    that allows no more) is refused with the cause, the setting that fixes it, --no-sandbox."""
+    if not ROOT:
+        pytest.skip("needs root to take user namespaces away from the ordinary user")
+    check = "from nnlab.sandbox import check_sandbox\ncheck_sandbox()"
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "without_user_namespaces.py"),
+         str(ta_user[1]), str(ta_user[2]), "env", "-i", f"PYTHONPATH={ta_code}",
+         "PATH=/usr/bin:/bin", ta_python, "-c", check],
+        capture_output=True, text=True, cwd="/", timeout=60)
+    assert done.returncode == 1
+    message = done.stderr.strip().splitlines()[-1]
+    assert message.startswith("nnlab.sandbox.SandboxUnavailable: user namespaces are disabled "
+                              "for ordinary users (/proc/sys/user/max_user_namespaces is 0)")
+    assert message.index("sysctl -w user.max_user_namespaces") < message.index("--no-sandbox")
+
+
 def test_container_without_user_namespaces_is_explained(monkeypatch):
     """In a container that forbids namespaces, the refusal says so and what to change."""
     monkeypatch.setattr(sandbox, "is_root", lambda: False)
