@@ -175,8 +175,8 @@ class KernelGroup:
         """Command to put in front of the kernel's argv so that it starts inside the group."""
         if self.kind == "systemd":
             return ["systemd-run", "--user", "--scope", "--quiet", "--collect",
-                    f"--unit={self.unit}", "-p", f"MemoryMax={self.memory}", "-p", "MemorySwapMax=0",
-                    "-p", f"TasksMax={self.processes}", "--"]
+                    f"--unit={self.unit}", "-p", f"MemoryMax={self.memory}",
+                    "-p", "MemorySwapMax=0", "-p", f"TasksMax={self.processes}", "--"]
         joins = " && ".join(f"echo $$ > {shlex.quote(os.path.join(d, 'cgroup.procs'))}"
                             for d in self.dirs.values())
         return ["sh", "-c", f'{joins} && exec "$@"', "sh"]

@@ -109,7 +109,8 @@ def _why_unavailable():
                 f"{NO_SANDBOX}")
     for tool in ("prlimit", "setpriv") if is_root() else ("prlimit",):
         if not shutil.which(tool):
-            return f"{tool} not found: install util-linux (apt-get install util-linux), " + NO_SANDBOX
+            return (f"{tool} not found: install util-linux (apt-get install util-linux), "
+                    f"{NO_SANDBOX}")
     with tempfile.TemporaryDirectory(prefix="nnlab-sandbox-check-") as folder:
         os.chmod(folder, 0o755)  # as root, the trial runs as `nobody`
         # a generous process cap: the trial must not depend on how busy the user is

@@ -67,7 +67,8 @@ class HostWatch:
         self.start_available = self.lowest_available = _available()
         self.spawned = self.spawn_failures = 0
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._memory), threading.Thread(target=self._spawn)]
+        self._threads = [threading.Thread(target=self._memory),
+                         threading.Thread(target=self._spawn)]
 
     def _memory(self):
         while not self._stop.wait(0.02):
