@@ -6,7 +6,6 @@ their own student's rows to the gradebook through nbgrader; the batch process al
 ledger. On Ctrl-C the running workers and their kernels are killed and their students recorded as
 interrupted, to be graded first by the next run.
 """
-import copy
 import logging
 import multiprocessing
 import os
@@ -24,7 +23,7 @@ from .intake import digest
 from .late import apply_due_date
 from .ledger import GRADED, INTERRUPTED, RUNNING, Ledger, course_key
 from ..results.outcome import STATUSES, submitted_students
-from .sandbox import SandboxUnavailable, check_sandbox, uid_for_slot
+from .sandbox import SandboxUnavailable, check_sandbox
 
 
 def grade_class(course, students=None, jobs=None, force=False, config=None, sandbox=True,
@@ -78,30 +77,26 @@ def _check(course, students):
 def _run(course, todo, keys, jobs, ledger, config, out):
     context = multiprocessing.get_context("fork")
     queue, running, results = list(todo), {}, {}
-    free_slots = list(range(jobs))  # each running kernel has a sandbox uid of its own
     started = time.perf_counter()
     try:
         while queue or running:
             while queue and len(running) < jobs:
-                student, slot = queue.pop(0), free_slots.pop(0)
+                student = queue.pop(0)
                 ledger.record(student, {"status": RUNNING, "key": keys[student]})
                 receiver, sender = context.Pipe(duplex=False)
-                settings = copy.deepcopy(config)
-                settings.SandboxedKernelManager.uid = uid_for_slot(slot)
-                worker = context.Process(target=_work, args=(course, student, settings, sender),
+                worker = context.Process(target=_work, args=(course, student, config, sender),
                                          daemon=True)
                 worker.start()
                 sender.close()
-                running[worker.sentinel] = (student, worker, receiver, slot)
+                running[worker.sentinel] = (student, worker, receiver)
             for sentinel in wait(list(running)):
-                student, worker, receiver, slot = running.pop(sentinel)
-                free_slots.append(slot)
+                student, worker, receiver = running.pop(sentinel)
                 entry = _outcome(worker, receiver)
                 ledger.record(student, _ledger_entry(entry, keys[student]))
                 results[student] = entry
                 _progress(out, len(results), len(todo), student, entry, started, len(running))
     except KeyboardInterrupt:
-        for student, worker, _, _ in running.values():
+        for student, worker, _ in running.values():
             worker.terminate()
             worker.join()
             ledger.record(student, {"status": INTERRUPTED, "key": "",

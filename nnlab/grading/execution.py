@@ -74,11 +74,13 @@ class GuardedExecute(Execute):
         self._guarded = False  # whether the guard is installed in the kernel
         self._locked = False  # whether the guard has locked the shell's hooks
         self._guard = f"_nnlab_guard_{uuid.uuid4().hex[:12]}"  # its name there
+        self._limit_noted = None  # the whole-kernel limit hit last noted in `events`
+        self.confinement = None  # the sandbox's limits in force (None: not sandboxed)
         try:
             return super().preprocess(nb, resources, km)
         finally:  # for steps.RecordOutcome
             resources["nnlab"] = {"events": self.events, "sandbox": self.sandbox,
-                                  "confinement": getattr(self, "confinement", "")}
+                                  "confinement": self.confinement or ""}
 
     def _get_timeout(self, cell):
         """The configured per-cell timeout, shortened to what is left of the budget."""
@@ -96,14 +98,15 @@ class GuardedExecute(Execute):
             cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
             return cell
         KERNEL_GROUPS.add(self.km.provisioner.pgid)
+        self.confinement = getattr(self.km, "confinement", None)
         kind = _kind(cell)
         await self._guard_before(cell, cell_index, kind)
         budget_bound = self._get_timeout(cell) < (super()._get_timeout(cell) or float("inf"))
         try:
             await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
-            self._stop(cell, cell_index, "died", "the kernel died while running this cell "
-                       "(os._exit, a crash, or a resource limit)")
+            self._stop(cell, cell_index, "died", self._limit_message(deadly=True) or "the kernel "
+                       "died while running this cell (os._exit, a crash, or a resource limit)")
             return cell
         except CellTimeoutError:
             await self._kill_kernel()
@@ -111,6 +114,7 @@ class GuardedExecute(Execute):
                        "its kernel was killed")
             return cell
         self._after(cell, cell_index, budget_bound)
+        self._note_limit(cell, cell_index)
         await self._guard_after(cell, cell_index, kind)
         return cell
 
@@ -161,6 +165,22 @@ class GuardedExecute(Execute):
         if "BlockingIOError" in errors:
             self._note(cell, cell_index, "processes", "could not start a process or thread "
                        "(BlockingIOError: a process limit)")
+
+    def _limit_message(self, deadly=False):
+        """What whole-kernel limit the sandbox saw the kernel hit, in words; None if none, or
+        if `deadly` and it was not one that kills (the process limit only refuses forks)."""
+        hit = getattr(self.km, "limit_hit", lambda: None)()
+        if hit is None or deadly and hit == "processes":
+            return None
+        return self.km.limit_message()
+
+    def _note_limit(self, cell, cell_index):
+        """A limit hit by a cell the kernel survived (the OOM killer took a child, a fork was
+        refused) is noted on the cell where it is first seen."""
+        hit = getattr(self.km, "limit_hit", lambda: None)()
+        if hit and hit != self._limit_noted:
+            self._limit_noted = hit
+            self._note(cell, cell_index, hit, self.km.limit_message())
 
     async def _silent(self, code, **expressions):
         """Run grader code in the kernel, unseen in the notebook; the reply, or None."""
