@@ -10,7 +10,7 @@ from nbgrader.validator import Validator
 
 from nnlab import notebooks
 from nnlab.course import Course, CourseError
-from nnlab.release import comparable, fill_notebook, volatile_changes_dropped, write_dataset_setting
+from nnlab.release import build, comparable, fill_notebook, volatile_changes_dropped, write_dataset_setting
 
 from conftest import REPO, copy_course
 
@@ -200,3 +200,13 @@ def test_the_dataset_setting_defaults_to_the_bundled_file(tmp_path):
     (course.folder("source") / "dataset.txt").unlink()
     assert write_dataset_setting(course) == "football.npz"
     assert (course.folder("source") / "dataset.txt").read_text() == "football.npz\n"
+
+
+def test_nnlab_release_leaves_the_committed_course_unchanged(tmp_path):
+    """What keeps `git status` clean after `make demo`: regenerating the committed course rewrites
+    no byte of source/, release/ or solutions/."""
+    course = copy_course(tmp_path)
+    build(course)
+    for kind in ("source", "release", "solutions"):
+        files = [p.relative_to(REPO) for p in sorted((REPO / kind).rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
+        assert [str(p) for p in files if (REPO / p).read_bytes() != (course.root / p).read_bytes()] == []
