@@ -104,10 +104,11 @@ def fill_notebook(notebook, executed, dataset):
 
 def expected_blocks(notebook):
     """[(code cell, markdown cell)]: each markdown cell opening with "**Expected output**" and
-    holding a fenced block, after the code cell whose printed text it shows (timing cells never)."""
+    holding a fenced block, after the code cell whose printed text it shows (an nbgrader cell, by
+    which the executed copy is found; timing cells never)."""
     return [(code, cell) for code, cell in zip(notebook.cells, notebook.cells[1:])
             if cell.cell_type == "markdown" and cell.source.startswith(EXPECTED_HEADING)
-            and FENCE in cell.source and code.cell_type == "code"
+            and FENCE in cell.source and code.cell_type == "code" and _grade_id(code)
             and TIMING_TAG not in code.metadata.get("tags", [])]
 
 

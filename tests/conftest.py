@@ -113,12 +113,12 @@ CLASSIC_GRADED = ("correct_", "bug_")
 @pytest.fixture(scope="session")
 def classic_graded_class(classic_course):
     """({student: export row}, manifest entries) of the demo's correct styles and bugs, plus the
-    master notebooks' solutions ("solution"), graded by `nnlab grade` on the lab's data."""
+    master notebooks' solutions ("solution"), graded by `nnlab grade` on the lab's data with the
+    course's own time limits (the demo's tight ones are sized for its runaway students)."""
     course = classic_course
-    settings, students = manifest()
+    _, students = manifest()
     students = [s for s in students if s["id"].startswith(CLASSIC_GRADED)]
     make_class(course, students)
     write_solution_submission(course, "solution")
-    grade_class(course, [s["id"] for s in students] + ["solution"], jobs=2, config=limits(settings),
-                out=lambda line: None)
+    grade_class(course, [s["id"] for s in students] + ["solution"], jobs=2, out=lambda line: None)
     return {row["student"]: row for row in class_rows(course)}, students

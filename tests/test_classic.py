@@ -62,6 +62,17 @@ def test_hidden_tests_check_the_lab_figures(classic_course):
     assert "Within the band of the lab's data." in notebooks.text_output(cells["dropout_model_accuracy"])
 
 
+def test_every_gradient_check_is_below_1e_8(classic_course):
+    """Every gradient error the solutions print on the lab's data (the hidden checks assert the
+    same bound)."""
+    errors = []
+    for name in ("regularization", "batchnorm"):
+        executed = nbformat.read(classic_course.folder("solutions") / f"{name}.ipynb", as_version=4)
+        for cell in executed.cells:
+            errors += map(float, re.findall(r"error(?: of the gradients)?:?\s+([-+.e\d]+)", notebooks.text_output(cell)))
+    assert len(errors) == 11 and max(errors) < 1e-8, errors
+
+
 def test_release_leaks_nothing(classic_course):
     assert not leaks(classic_course)
 
