@@ -4,6 +4,9 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from traitlets import Unicode
+from traitlets.config import Configurable
+
 from . import ASSIGNMENT
 
 
@@ -19,6 +22,14 @@ def find_root(start=None):
         if (folder / "nbgrader_config.py").is_file():
             return folder
     raise CourseError(f"no course folder (with nbgrader_config.py) at or above {here}")
+
+
+class NNLab(Configurable):
+    """The course's own settings, read from nbgrader_config.py like nbgrader's."""
+
+    dataset = Unicode("football.npz", help="the dataset file of part 1, a file beside the master "
+                      "notebooks in source/<assignment>/ (e.g. the lab's original data.mat); "
+                      "`nnlab release` builds the course for it").tag(config=True)
 
 
 class Course:
@@ -49,6 +60,10 @@ class Course:
         from traitlets.config.loader import PyFileConfigLoader
 
         return PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
+
+    def settings(self):
+        """The course's own settings (the NNLab section of nbgrader_config.py)."""
+        return NNLab(config=self.config())
 
     def api(self):
         from nbgrader.apps import NbGraderAPI

@@ -10,6 +10,7 @@ from nnlab.autograde import nbgrader_command
 from nnlab.grading.batch import grade_class
 from nnlab.course import Course
 from nnlab.authoring.demo import limits, make_class, manifest
+from nnlab.authoring.release import build
 from nnlab.results.export import class_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +35,25 @@ def copy_course(destination):
         else:
             shutil.copy2(source, destination / name)
     return Course(destination)
+
+
+def set_classic_dataset(course):
+    """Switch a course copy to the lab's original data.mat as an instructor does: the file beside
+    the notebooks and one line in nbgrader_config.py (never in the repository)."""
+    shutil.copy2(SEED_DATA, course.folder("source") / "data.mat")
+    with open(course.root / "nbgrader_config.py", "a") as config:
+        config.write('\nc.NNLab.dataset = "data.mat"\n')
+    return course
+
+
+@pytest.fixture(scope="session")
+def classic_course(tmp_path_factory):
+    """A course copy on the lab's data.mat whose release/ and solutions/ `nnlab release` built."""
+    if not SEED_DATA.is_file():
+        pytest.skip(f"the lab's data file {SEED_DATA} is absent")
+    course = set_classic_dataset(copy_course(tmp_path_factory.mktemp("classic")))
+    build(course)
+    return course
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +104,21 @@ def graded_class(built_course):
     graded = GradedClass((row["student"], row) for row in class_rows(course))
     graded.before = before
     return graded
+
+
+# The demo students graded on the lab's data: the correct styles and the bugs.
+CLASSIC_GRADED = ("correct_", "bug_")
+
+
+@pytest.fixture(scope="session")
+def classic_graded_class(classic_course):
+    """({student: export row}, manifest entries) of the demo's correct styles and bugs, plus the
+    master notebooks' solutions ("solution"), graded by `nnlab grade` on the lab's data with the
+    course's own time limits (the demo's tight ones are sized for its runaway students)."""
+    course = classic_course
+    _, students = manifest()
+    students = [s for s in students if s["id"].startswith(CLASSIC_GRADED)]
+    make_class(course, students)
+    write_solution_submission(course, "solution")
+    grade_class(course, [s["id"] for s in students] + ["solution"], jobs=2, out=lambda line: None)
+    return {row["student"]: row for row in class_rows(course)}, students
