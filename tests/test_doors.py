@@ -7,8 +7,8 @@ One course copy for the whole module; each student is graded once:
 - "late" (submitted 1 d 9 h late) by `nnlab grade`, before the exchange is set up;
 - a second Unix user, who fetches and submits through the exchange, by `nnlab grade` after it.
 """
+import ast
 import hashlib
-import html
 import json
 import math
 import os
@@ -17,6 +17,7 @@ import re
 import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,6 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from nbgrader.api import Gradebook
 from nnlab.batch import grade_class
 from nnlab.demo import DEMO, manifest
 from nnlab.export import write_csv
-from nnlab.fill import fill
+from nnlab.fill import cell_sources, fill, graded_functions
 from nnlab.ledger import course_key
 from nnlab.outcome import outcome
 
@@ -60,8 +60,7 @@ def squeeze(text):
 
 
 def secret_lines(course):
-    """Lines (whitespace removed) of the hidden tests and mark schemes of source/, that neither the
-    release nor the solutions' answer code also holds (a student may see those)."""
+    """Squeezed lines of hidden tests and mark schemes that neither release/ nor a solution shows."""
     secret, public = set(), set()
     for path in course.notebooks("source"):
         for cell in nbformat.read(path, as_version=4).cells:
@@ -113,8 +112,7 @@ def page_text(markup):
 
 
 def leaks(paths, secret):
-    """(file, secret line) for every secret line found in the text of these HTML files, lines
-    broken across elements or whitespace included."""
+    """(file, line) for each secret line in the text of these files, whitespace ignored."""
     found = []
     for path in paths:
         text = squeeze(page_text(path.read_text(errors="replace")))
@@ -143,9 +141,7 @@ def files_under(*folders):
 
 @pytest.fixture(scope="module", autouse=True)
 def own_sandbox_uids():
-    """Sandbox uids of this module's own (63000 + slot for `nnlab grade`, 63005 for the other
-    doors), so that other test runs on a shared host, which hold the locks of the default uids,
-    do not make a kernel start fail."""
+    """Sandbox uids of our own, so other test runs on a shared host cannot hold their locks."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("nnlab.batch.uid_for_slot", lambda slot: UID_BASE + slot)
         yield
@@ -153,8 +149,7 @@ def own_sandbox_uids():
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """A course copy with its gradebook made by nbgrader, the late and hostile students'
-    submissions, and the late one graded by `nnlab grade` (no exchange configured yet)."""
+    """A course copy, the late and hostile submissions, and "late" graded by `nnlab grade`."""
     course = copy_course(tmp_path_factory.mktemp("doors"))
     with open(course.root / "nbgrader_config.py", "a") as config:
         config.write(f"\nc.SandboxedKernelManager.uid = {UID_BASE + 5}\n")
@@ -269,14 +264,16 @@ def test_formgrader_lists_the_hostile_notebook_as_flagged(course, formgrader, ho
 def test_formgrader_autograde_leaves_source_and_gradebook_intact(course, formgrader, hostile_autograded):
     """source/ is byte for byte as before, and the gradebook still answers for every student."""
     assert files_under(course.folder("source")) == course.before
+    with sqlite3.connect(course.root / "gradebook.db") as database:
+        assert database.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     with Gradebook(course.db_url) as gradebook:
-        assert {s.student.id for s in gradebook.find_assignment(course.assignment).submissions} >= {HOSTILE, LATE}
+        submissions = gradebook.find_assignment(course.assignment).submissions
+        assert {s.student.id for s in submissions} >= {HOSTILE, LATE}
     assert formgrader.call("GET", f"/formgrader/api/submission/{course.assignment}/{LATE}")["student"] == LATE
 
 
 def test_manual_score_on_a_late_written_answer_recomputes_the_penalty(course, formgrader):
-    """PUT a written answer's score in formgrader: the late penalty follows the new total, and the
-    CSV export shows the gradebook's total."""
+    """A written answer graded in formgrader: the late penalty and the CSV follow the new total."""
     with Gradebook(course.db_url) as gradebook:
         submission = gradebook.find_submission(course.assignment, LATE)
         seconds = submission.total_seconds_late
@@ -318,9 +315,8 @@ def _usable_by(user, python):
 
 
 def student_venv(user):
-    """A Python environment with nbgrader that `user` can run: the test's own when the user can
-    read it; else a venv of the system Python with the pinned versions of pyproject.toml, kept in
-    /tmp between sessions (built once, ~40 s)."""
+    """bin/ of a Python with nbgrader that `user` can run: ours, or a venv of the system Python
+    with pyproject.toml's pins, kept in /tmp between sessions (built once, ~40 s)."""
     if _usable_by(user, sys.executable):
         return BIN
     with open(REPO / "pyproject.toml", "rb") as handle:
@@ -382,8 +378,7 @@ class Student:
 
 @pytest.fixture(scope="module")
 def exchange(course):
-    """The exchange set up after the class was graded, as nbgrader's docs say: a world-writable,
-    sticky root folder, named in the course's nbgrader_config.py and the student's."""
+    """A world-writable, sticky exchange root, added to nbgrader_config.py after grading."""
     root = Path(tempfile.mkdtemp(prefix="nnlab-exchange-"))
     os.chmod(root, 0o1777)
     with open(course.root / "nbgrader_config.py", "a") as config:
@@ -418,8 +413,7 @@ def student(course, exchange):
 
 
 def test_exchange_setup_does_not_regrade_the_class(course, student):
-    """Adding c.Exchange.root keeps the course key (the graded class is not regraded), while a
-    change of c.Execute.timeout changes it."""
+    """c.Exchange.root keeps the course key (nothing regraded); c.Execute.timeout changes it."""
     assert course_key(course) == course.key_before_exchange
     assert set(student.graded) == {student.name}  # "late" was left as graded before
     config = course.root / "nbgrader_config.py"
@@ -451,8 +445,7 @@ def _fetch_feedback(course, student):
 
 
 def test_feedback_by_the_command_line_keeps_hidden_tests_out(course, student, exchange):
-    """nbgrader generate_feedback, release_feedback, then the student's fetch_feedback: the
-    student gets both notebooks' HTML, with no hidden-test or mark-scheme line."""
+    """generate_feedback, release_feedback, fetch_feedback: no hidden-test or mark-scheme line."""
     nbgrader(course, "generate_feedback", course.assignment, "--student", student.name, "--force")
     nbgrader(course, "release_feedback", course.assignment, "--student", student.name)
     fetched = _fetch_feedback(course, student)
@@ -464,6 +457,8 @@ def test_feedback_by_the_command_line_keeps_hidden_tests_out(course, student, ex
     assert len(released) == 2
     own = sorted((course.root / "feedback" / student.name).rglob("*.html"))
     assert leaks(fetched + released + own, secret) == []
+    # the check finds what it looks for: the autograded notebooks hold the hidden tests
+    assert leaks(sorted((course.root / "autograded" / student.name).rglob("*.ipynb")), secret)
 
 
 def test_feedback_by_formgrader_buttons_keeps_hidden_tests_out(course, formgrader, student, exchange):
@@ -484,32 +479,37 @@ def test_feedback_by_formgrader_buttons_keeps_hidden_tests_out(course, formgrade
 
 @pytest.fixture(scope="module")
 def validated(course, tmp_path_factory):
-    """`nbgrader validate batchnorm.ipynb` in a student's folder (no course configuration): the
-    untouched release, the solutions filled in, and a buggy forward (variance with ddof=1)."""
-    outputs = {}
-    for case in ("release", "correct", "buggy"):
+    """`nbgrader validate` output on the release, the solution and a ddof=1 forward (batchnorm)."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    bug = {}
+    for path in (DEMO / "students/batchnorm/classic.py", DEMO / "students/batchnorm/bugs/variance_ddof1.py"):
+        bug.update(cell_sources(path.read_text())[0])
+    running = {}
+    for case in ("release", "correct", "buggy"):  # at once: each is mostly waiting on its kernel
         folder = tmp_path_factory.mktemp(f"validate-{case}") / course.assignment
         shutil.copytree(course.folder("release"), folder)
         if case == "correct":
             fill_solutions(folder, course)
         elif case == "buggy":
-            fill_solutions(folder, course)
-            fill(course, [DEMO / "students/batchnorm/classic.py",
-                          DEMO / "students/batchnorm/bugs/variance_ddof1.py"], "buggy_validate")
-            shutil.copy2(course.submission("buggy_validate") / "batchnorm.ipynb", folder)
-            shutil.rmtree(course.root / "submitted" / "buggy_validate")
-        result = subprocess.run([str(BIN / "nbgrader"), "validate", "batchnorm.ipynb"], cwd=folder,
-                                capture_output=True, text=True, timeout=600,
-                                env=dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}"))
-        assert result.returncode == 0, result.stderr[-3000:]  # validate exits 0 even on failures
-        outputs[case] = result.stdout + result.stderr
+            notebook = nbformat.read(folder / "batchnorm.ipynb", as_version=4)
+            for name, cell in graded_functions(notebook).items():
+                cell.source = bug[name]
+            nbformat.write(notebook, folder / "batchnorm.ipynb")
+        log = open(folder.parent / "validate.log", "w+")
+        running[case] = (log, subprocess.Popen([str(BIN / "nbgrader"), "validate", "batchnorm.ipynb"],
+                                               cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT))
+    outputs = {}
+    for case, (log, process) in running.items():
+        process.wait(timeout=900)
+        log.seek(0)
+        outputs[case] = log.read()
+        log.close()
+        assert process.returncode == 0, outputs[case][-3000:]  # validate exits 0 even on failures
     return outputs
 
 
 def _hints(course, grade_id):
     """The hint strings of a test cell's checks, as written in the source notebook."""
-    import ast
-
     path = course.folder("source") / "batchnorm.ipynb"
     cell = next(c for c in nbformat.read(path, as_version=4).cells
                 if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
@@ -556,6 +556,7 @@ def test_validate_output_is_clean_and_hints_are_whole(course, validated):
 # ------------------------------------------------------------------------------ Chromium
 
 def chromium_dom(url, profile):
+    """The DOM of `url` after its scripts ran, as headless Chromium renders it."""
     result = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -564,24 +565,33 @@ def chromium_dom(url, profile):
     return result.stdout
 
 
+def table_rows(dom):
+    """{student id: the HTML of their row} of a formgrader submissions table."""
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", dom, flags=re.S)
+    return {m.group(1): row for row in rows
+            for m in [re.search(r'class="name-shown"[^>]*>([^<]+)</a>', row)] if m}
+
+
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is installed by `make test`")
 def test_formgrader_pages_show_the_flagged_submission_in_a_browser(course, formgrader, hostile_autograded,
                                                                    tmp_path):
-    """Headless Chromium: the manual-grading page of the hostile notebook loads with the
-    tampering verdict in its test cell, and the notebook's submission list flags it."""
+    """Headless Chromium: the grading page shows the tampering verdict, the list the flag."""
+    profile = tmp_path / "profile"
+    # log in as a TA does, by opening the server with its token: formgrader's own pages opened with
+    # ?token= set the login cookie for their own folder only, and their API calls are then refused
+    assert '"started"' in chromium_dom(f"{formgrader.url}/api/status?token={formgrader.token}", profile)
     with Gradebook(course.db_url) as gradebook:
         notebook_id = gradebook.find_submission_notebook("batchnorm", course.assignment, HOSTILE).id
-    dom = chromium_dom(f"{formgrader.url}/formgrader/submissions/{notebook_id}/?token={formgrader.token}",
-                       tmp_path / "profile-grade")
-    text = page_text(dom)
+    text = page_text(chromium_dom(f"{formgrader.url}/formgrader/submissions/{notebook_id}/"
+                                  f"?token={formgrader.token}", profile))
     assert "batchnorm_backward_alt" in text  # the notebook is rendered
     assert "np.allclose = lambda" in text  # the student's own code, for the TA to see
     assert "replaced while this test ran: it scores nothing" in text
-    listing = chromium_dom(f"{formgrader.url}/formgrader/gradebook/{course.assignment}/batchnorm/"
-                           f"?token={formgrader.token}", tmp_path / "profile-list")
-    rows = re.findall(r"<tr[^>]*>.*?</tr>", listing, flags=re.S)
-    hostile = [row for row in rows if f">{HOSTILE}<" in row]
-    late = [row for row in rows if f">{LATE}<" in row]
-    assert hostile and late, listing[-3000:]
-    assert "glyphicon-flag" in hostile[0]
-    assert "glyphicon-flag" not in late[0]
+    rows = table_rows(chromium_dom(f"{formgrader.url}/formgrader/gradebook/{course.assignment}/batchnorm/",
+                                   profile))
+    assert {HOSTILE, LATE} <= set(rows), rows.keys()
+    flagged = {student for student, row in rows.items()
+               if re.search(r'class="[^"]*\bflagged\b[^"]*"[^>]*><span class="glyphicon glyphicon-flag"', row)}
+    assert flagged == {HOSTILE}
+    assert re.search(r'class="text-center score"[^>]*>0 / ', rows[HOSTILE])
+    assert re.search(r'needs-manual-grade"[^>]*><span class="glyphicon glyphicon-ok"', rows[HOSTILE])
