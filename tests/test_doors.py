@@ -539,8 +539,9 @@ def test_validate_buggy_answer_shows_the_failed_check(validated):
 
 
 @pytest.mark.xfail(strict=False, reason="branch doors-tests (from doors at c9aa075) lacks the "
-                   "lead's notebook fix: test cells that end in their docstring make validate warn "
-                   "'cannot be converted to a float', and lines over 87 characters are cut with '...'")
+                   "lead's notebook fix: hidden-test cells that are only a docstring in the release "
+                   "make validate warn 'cannot be converted to a float', and nbgrader's validator "
+                   "cuts lines over 87 characters (hints included) with '...'")
 def test_validate_output_is_clean_and_hints_are_whole(course, validated):
     """No float-conversion warning, no line cut with "...", the failed check's hint in full."""
     for case, out in validated.items():
@@ -549,8 +550,8 @@ def test_validate_output_is_clean_and_hints_are_whole(course, validated):
         assert cut == [], (case, cut[:5])
     hints = _hints(course, "batchnorm_forward_train")
     assert hints
-    lines = [line.strip() for line in validated["buggy"].splitlines()]
-    assert any(f"Hint: {hint}" in lines for hint in hints), hints
+    shown = squeeze(validated["buggy"])
+    assert any(squeeze(f"Hint: {hint}") in shown for hint in hints), hints
 
 
 # ------------------------------------------------------------------------------ Chromium
