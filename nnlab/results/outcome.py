@@ -115,7 +115,7 @@ def _status_part(course, student, row):
         flagged |= bool(record["findings"]) or any(e["kind"] == "tampering" for e in events)
         sandboxes.append(bool(record.get("sandbox")))
         limits.append(record.get("confinement", ""))
-    for name, why in row["held"].items():
+    for name in row["held"]:
         flagged = True
         reasons.append(f"{name}.ipynb: autograded points held for review (nnlab review "
                        f"{student} --accept | --reject)")
