@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from nnlab import notebooks
-from nnlab.authoring.demo import mismatches
+from nnlab.authoring.demo import manifest, mismatches
 from nnlab.authoring.release import build, expected_blocks, fill_notebook
 
 from conftest import SEED_DATA
@@ -87,10 +87,14 @@ def test_release_regenerates_identically(classic_course):
 
 
 def test_correct_styles_get_full_marks(classic_graded_class):
+    """Every autograded cell at its full points, status ok (the written answers wait for a TA)."""
     rows, students = classic_graded_class
-    for student in ["solution"] + [s["id"] for s in students if s["id"].startswith("correct_")]:
-        row = rows[student]
-        assert (row["status"], row["total"]) == ("ok", row["max"]), (student, row["reasons"], row["scores"])
+    autograded = len(next(s for s in manifest()[1] if s["id"] == "blank")["lost"])  # the blank loses them all
+    solution = {"id": "solution", "status": "ok", "lost": [], "reasons": [], "late_penalty": 0.0}
+    for student in [solution] + [s for s in students if s["id"].startswith("correct_")]:
+        row = rows[student["id"]]
+        assert mismatches(student, row) == [], student["id"]
+        assert sum(score is not None for score, _ in row["scores"].values()) == autograded, student["id"]
 
 
 def test_each_bug_loses_what_it_loses_on_the_bundled_data(classic_graded_class):
