@@ -28,7 +28,7 @@ from traitlets import Bool, Integer
 
 from .intake import is_provided
 from .sandbox import SandboxedKernelManager
-from .tampering import bound_names, guard_code
+from .tampering import bound_names, function_definitions, guard_code
 
 NOT_RUN = "NotRun"
 # Process groups of the kernels started in this process, for `kill_kernels`.
@@ -137,7 +137,8 @@ class GuardedExecute(Execute):
         during which it did is reported (student functions run there too); what a course cell
         set up itself is the course's own."""
         if kind != "student" and self._stopped is None:
-            replaced = await self._check_guard(exclude=bound_names(cell.source))
+            replaced = await self._check_guard(exclude=bound_names(cell.source),
+                                               definitions=function_definitions(cell.source))
             if replaced and kind == "test":
                 message = f"{', '.join(replaced)} replaced while this test ran: it scores nothing"
                 self._note(cell, cell_index, "tampering", message)
@@ -193,16 +194,21 @@ class GuardedExecute(Execute):
         except Exception:  # a kernel that cannot answer is judged by the next real cell
             return None
 
-    async def _check_guard(self, exclude=()):
+    async def _check_guard(self, exclude=(), definitions=""):
         """What student code replaced since the guard last looked (put back meanwhile), but for
-        the names in `exclude`. A guard that is gone or does not answer counts as tampering."""
-        reply = await self._silent("pass", replaced=f"{self._guard}.check(globals(), True, "
-                                                    f"{sorted(exclude)!r})")
+        the names in `exclude`, and which of the functions in `definitions` (the source of a
+        course cell's own) are no longer those. A guard that is gone or does not answer counts
+        as tampering."""
+        checks = {"replaced": f"{self._guard}.check(globals(), True, {sorted(exclude)!r})"}
+        if definitions:
+            checks["redefined"] = f"{self._guard}.verify(globals(), {definitions!r})"
+        reply = await self._silent("pass", **checks)
         if self._stopped is not None:
             return []
         try:
-            result = reply["content"]["user_expressions"]["replaced"]
-            return ast.literal_eval(result["data"]["text/plain"])
+            results = reply["content"]["user_expressions"]
+            return sorted({name for key in checks
+                           for name in ast.literal_eval(results[key]["data"]["text/plain"])})
         except (KeyError, TypeError, ValueError, SyntaxError):
             return ["the grader's guard (removed or broken by student code)"]
 

@@ -113,6 +113,14 @@ def _statement_names(statement):
             if isinstance(node, ast.Name)}
 
 
+def function_definitions(source):
+    """The top-level function definitions of a cell, as source: what the guard defines again to
+    check that the cell's own functions are still the ones it defined."""
+    tree = parse(source)
+    return "\n\n".join(ast.unparse(node) for node in tree.body
+                       if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))) if tree else ""
+
+
 def bound_names(source):
     """Every name a cell's code may bind (assignments, loops, imports, defs), nested or not."""
     tree = parse(source)
@@ -232,6 +240,20 @@ def _nnlab_guard_factory():
                     namespace[name] = put_back(print_)
         return sorted(set(found + check_shell(restore)))
 
+    def verify(namespace, definitions):
+        # a course cell's own functions as the cell defined them: student code called later in
+        # that cell may have replaced them after their definition, before protect() adopts them
+        genuine = {}
+        exec(definitions, namespace, genuine)
+        found = []
+        for name, function in genuine.items():
+            code = getattr(namespace.get(name), "__code__", None)
+            if code is None or (code.co_code, code.co_names) != (function.__code__.co_code,
+                                                                 function.__code__.co_names):
+                found.append(name)
+                namespace[name] = function
+        return found
+
     shell = get_ipython()  # noqa: F821 (the kernel's)
     hooks = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
     # the shell's and the kernel's methods that run a cell, evaluate the grader's checks or
@@ -316,7 +338,8 @@ def _nnlab_guard_factory():
     remember_modules()
     remember_hooks()
     shell_state.update(methods=method_state(), shell_class=type(shell))  # never change
-    return types.SimpleNamespace(check=check, snapshot=snapshot, protect=protect, lock=lock)
+    return types.SimpleNamespace(check=check, verify=verify, snapshot=snapshot, protect=protect,
+                                 lock=lock)
 
 _nnlab_guard = _nnlab_guard_factory()
 del _nnlab_guard_factory
