@@ -90,9 +90,10 @@ def ta_python():
 
 
 @pytest.fixture(scope="session")
-def ta_code():
+def ta_code(ta_user):
     """nnlab and the runner, copied where the ordinary user can read them (a clone under /root
-    is out of their reach)."""
+    is out of their reach), and a home folder for that user: what libraries write there is
+    removed with it."""
     if not ROOT:
         yield None
         return
@@ -100,6 +101,8 @@ def ta_code():
     folder.chmod(0o755)
     shutil.copytree(REPO / "nnlab", folder / "nnlab", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(Path(__file__).parent / "sandbox_runner.py", folder)
+    (folder / "home").mkdir()
+    os.chown(folder / "home", *ta_user[1:])
     yield folder
     shutil.rmtree(folder)
 
@@ -127,8 +130,9 @@ class Runner:
                 return sandbox_runner.run(job)
             finally:
                 del os.environ[SECRET]
+        home = self.code / "home"
         environment = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8", f"PYTHONPATH={self.code}",
-                       f"{SECRET}=do not leak"]
+                       f"HOME={home}", f"TMPDIR={home}", f"{SECRET}=do not leak"]
         done = subprocess.run(
             ["runuser", "-u", self.user[0], "--", "env", "-i", *environment, self.python,
              str(self.code / "sandbox_runner.py")],
