@@ -120,3 +120,11 @@ def test_a_grading_without_the_courses_steps_is_said_so(course):
     row = outcome(course, STUDENT)
     assert row["status"] == "flagged" and row["sandbox"] is False
     assert sum("graded without the course's grading steps" in reason for reason in row["reasons"]) == 2
+
+
+def test_a_submission_without_a_known_time_is_reported(course):
+    """No timestamp.txt (an LMS download without times): the late policy could not be applied,
+    and the student's reasons say so."""
+    (course.submission(STUDENT) / "timestamp.txt").unlink()
+    reasons = outcome(course, STUDENT)["reasons"]
+    assert "no submission time (no timestamp.txt): the late policy could not be applied" in reasons
