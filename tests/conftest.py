@@ -64,6 +64,9 @@ def built_course(tmp_path_factory):
     shutil.rmtree(course.root / "solutions")
     nbgrader(course, "generate_assignment", course.assignment, "--force")
     nbgrader(course, "generate_solution", course.assignment, "--force")
+    # the gradebook as released, before any grading: for the courses the tests copy from this one
+    course.released_gradebook = tmp_path_factory.mktemp("released") / "gradebook.db"
+    shutil.copy2(course.root / "gradebook.db", course.released_gradebook)
     return course
 
 

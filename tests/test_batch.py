@@ -18,7 +18,7 @@ import pytest
 from nnlab.grading.batch import grade_class
 from nnlab.course import Course, CourseError
 from nnlab.authoring.demo import manifest
-from nnlab.results.export import write_csv
+from nnlab.results.export import graded_cells, write_csv
 from nnlab.results import feedback
 from nnlab.results.feedback import generate_feedback
 from nnlab.authoring.fill import fill
@@ -43,10 +43,15 @@ def test_csv_has_a_row_per_student_with_status_penalty_and_every_cell(built_cour
         graded = graded_class[student]
         assert row["status"] == graded["status"] == EXPECTED.get(student, {"status": "ok"})["status"]
         assert float(row["late_penalty"]) == pytest.approx(EXPECTED.get(student, {}).get("late_penalty", 0))
+        held = {cell for cell, notebook in graded_cells(built_course, tests_only=True).items()
+                if notebook in graded["held"]}
         for cell, (score, _) in graded["scores"].items():
-            assert row[cell] == ("" if score is None else f"{score:g}")
-        assert float(row["total"]) == pytest.approx(
-            sum(s or 0 for s, _ in graded["scores"].values()) - float(row["late_penalty"]))
+            assert row[cell] == ("held" if cell in held else "" if score is None else f"{score:g}")
+        if held:  # points held for review are never exported as a number
+            assert row["total"] == "held"
+        else:
+            assert float(row["total"]) == pytest.approx(
+                sum(s or 0 for s, _ in graded["scores"].values()) - float(row["late_penalty"]))
 
 
 def test_report_shows_the_class_and_every_submission_that_needs_a_look(built_course, graded_class):
@@ -155,7 +160,7 @@ def _visible_text(dom):
 def small_class(built_course, tmp_path):
     """A copy of the built course with three correct submissions."""
     course = copy_course(tmp_path)
-    shutil.copy2(built_course.root / "gradebook.db", course.root / "gradebook.db")
+    shutil.copy2(built_course.released_gradebook, course.root / "gradebook.db")
     shutil.rmtree(course.root / "release")
     shutil.copytree(built_course.root / "release", course.root / "release")
     classic = [REPO / "demo/students/regularization/classic.py", REPO / "demo/students/batchnorm/classic.py"]
@@ -180,7 +185,9 @@ def test_ctrl_c_leaves_a_consistent_gradebook_and_the_next_run_finishes(small_cl
     """SIGINT while the first submissions are graded: the batch stops, its workers and kernels are
     gone, the ledger says who is not graded, and the next run grades exactly those."""
     process = subprocess.Popen([sys.executable, "-m", "nnlab.cli", "--course", str(small_class.root),
-                                "grade", "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                "grade", "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               # as a terminal would: a shell's background job inherits SIGINT ignored
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ledger = small_class.root / "grading" / "status.json"
     deadline = time.time() + 120
     while time.time() < deadline and not (ledger.is_file() and "running" in ledger.read_text()):
@@ -259,7 +266,7 @@ def test_no_submissions_or_no_release_or_no_course_is_a_clear_error(built_course
     course = copy_course(tmp_path / "empty")
     with pytest.raises(CourseError, match="not released yet"):
         grade_class(course)
-    shutil.copy2(built_course.root / "gradebook.db", course.root / "gradebook.db")
+    shutil.copy2(built_course.released_gradebook, course.root / "gradebook.db")
     with pytest.raises(CourseError, match="no submissions"):
         grade_class(course)
     (tmp_path / "elsewhere").mkdir()

@@ -24,7 +24,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
 from ..grading.ledger import Ledger
-from .outcome import graded_students
+from .outcome import class_students, graded_students
 
 REMOVED = "[a line of a hidden test was removed here]"
 KEPT_DATA = ("text/plain", "image/png", "image/jpeg")
@@ -90,7 +90,7 @@ def generate_feedback(course, students=None, out=print):
     feedback are named with the reason. Returns the students whose feedback was written."""
     graded = graded_students(course)
     chosen = sorted(graded) if not students else [s for s in students if s in graded]
-    for student in sorted(set(students or ()) - set(chosen)):
+    for student in sorted(set(students or class_students(course)) - set(chosen)):
         out(f"{student}: no feedback ({_why_not(course, student)})")
     written = []
     for student in chosen:
