@@ -47,6 +47,10 @@ class Course:
     def db_url(self):
         return f"sqlite:///{self.root / 'gradebook.db'}"
 
+    def has_gradebook(self):
+        """Whether the gradebook exists (opening a missing one would create an empty one)."""
+        return (self.root / "gradebook.db").is_file()
+
     def submission(self, student):
         """submitted/<student>/<assignment>/"""
         return self.root / "submitted" / student / self.assignment
