@@ -90,7 +90,7 @@ def test_correct_styles_get_full_marks(classic_graded_class):
     """Every autograded cell at its full points, status ok (the written answers wait for a TA)."""
     rows, students = classic_graded_class
     autograded = len(next(s for s in manifest()[1] if s["id"] == "blank")["lost"])  # the blank loses them all
-    solution = {"id": "solution", "status": "ok", "lost": [], "reasons": [], "late_penalty": 0.0}
+    solution = {"id": "solution", "status": "ok", "lost": [], "held": [], "reasons": [], "late_penalty": 0.0}
     for student in [solution] + [s for s in students if s["id"].startswith("correct_")]:
         row = rows[student["id"]]
         assert mismatches(student, row) == [], student["id"]
