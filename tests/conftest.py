@@ -1,6 +1,8 @@
 """Shared fixtures: a scratch copy of the course, built and graded once per test session with the
 real nbgrader commands."""
 import shutil
+import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -16,6 +18,7 @@ from nnlab.results.export import class_rows
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SEED_DATA = SHARED / "seed-data" / "data.mat"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 COURSE_FILES = ("nbgrader_config.py", "source", "release", "solutions")
 
 
@@ -80,10 +83,8 @@ def files_under(*folders):
             if path.is_file()}
 
 
-def write_solution_submission(course, student):
-    """A submission whose answer cells hold the master notebooks' solutions, all else as released."""
-    folder = course.submission(student)
-    shutil.copytree(course.folder("release"), folder)
+def fill_solutions(folder, course):
+    """Put the master notebooks' solutions in the answer cells of the notebooks in `folder`."""
     for path in course.notebooks("source"):
         solutions = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(path, as_version=4).cells
                      if c.metadata.get("nbgrader", {}).get("solution")}
@@ -91,7 +92,49 @@ def write_solution_submission(course, student):
         for cell in notebook.cells:
             cell.source = solutions.get(cell.metadata.get("nbgrader", {}).get("grade_id"), cell.source)
         nbformat.write(notebook, folder / path.name)
+
+
+def write_solution_submission(course, student):
+    """A submission whose answer cells hold the master notebooks' solutions, all else as released."""
+    folder = course.submission(student)
+    shutil.copytree(course.folder("release"), folder)
+    fill_solutions(folder, course)
     (folder / "timestamp.txt").write_text("2026-11-01 00:00:00.000000 UTC")
+
+
+class _Text(HTMLParser):
+    """The text of an HTML page, scripts and styles left out, entities decoded."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts, self.skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self.skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self.skip -= tag in ("script", "style") and self.skip > 0
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(data)
+
+
+def page_text(markup):
+    """What a reader sees of an HTML page."""
+    parser = _Text()
+    parser.feed(markup)
+    return "".join(parser.parts)
+
+
+def chromium_dom(url, profile):
+    """The DOM of `url` after its scripts ran, as headless Chromium (Debian's) renders it."""
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--virtual-time-budget=15000", "--dump-dom", url],
+        capture_output=True, text=True, timeout=180)
+    return result.stdout
 
 
 @pytest.fixture(scope="session")

@@ -25,12 +25,11 @@ from nnlab.authoring.fill import fill
 from nnlab.results.report import write_report
 from nnlab.grading.sandbox import UID_BASE, processes_of
 
-from conftest import REPO, copy_course
+from conftest import CHROMIUM, REPO, chromium_dom, copy_course, page_text
 from test_release import secret_lines
 
 SETTINGS, STUDENTS = manifest()
 EXPECTED = {s["id"]: s for s in STUDENTS}
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def test_csv_has_a_row_per_student_with_status_penalty_and_every_cell(built_course, graded_class, tmp_path):
@@ -86,7 +85,7 @@ def test_feedback_as_a_student_sees_it_in_a_browser(built_course, graded_class, 
     student = "bug_l2_cost_mean_and_alt_cache_order"
     generate_feedback(built_course, [student], out=lambda line: None)
     page = built_course.root / "feedback" / student / built_course.assignment / "regularization.html"
-    text = _visible_text(_rendered(page, tmp_path))
+    text = page_text(chromium_dom(page.as_uri(), tmp_path))
     assert "np.mean" in text  # the student's own (buggy) code
     assert "Score:" in text or "score" in text.lower()
     assert "hidden test are not shown" in text
@@ -107,9 +106,9 @@ def test_feedback_shows_no_hidden_test_line_whatever_the_code_prints(built_cours
     for page in pages:
         markup = page.read_text()
         assert feedback.REMOVED in markup  # the student's code did print test source, which was removed
-        texts = [html.unescape(_visible_text(markup))]
+        texts = [html.unescape(page_text(markup))]
         if os.path.exists(CHROMIUM):
-            texts.append(_visible_text(_rendered(page, tmp_path)))
+            texts.append(page_text(chromium_dom(page.as_uri(), tmp_path)))
         for text in texts:
             squeezed = re.sub(r"\s+", "", text)
             assert not [line for line in hidden if line in squeezed], page.name
@@ -119,39 +118,11 @@ def secret_lines_of(course):
     return feedback.secret_lines(course.root, "source", "release", course.assignment)
 
 
-def _rendered(page, profile):
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}", "--dump-dom",
-         page.as_uri()], capture_output=True, text=True, timeout=120).stdout
-
-
 def _leaks(course, student, text):
     """Secret lines in `text` that the student's own submission does not hold (a correct student
     writes some solution lines, and may see them)."""
     own = "\n".join(p.read_text() for p in course.submission(student).glob("*.ipynb"))
     return [line for line in secret_lines(course) if line in text and line not in own]
-
-
-def _visible_text(dom):
-    from html.parser import HTMLParser
-
-    class Text(HTMLParser):
-        parts, skip = [], 0
-
-        def handle_starttag(self, tag, attrs):
-            self.skip += tag in ("script", "style")
-
-        def handle_endtag(self, tag):
-            self.skip -= tag in ("script", "style")
-
-        def handle_data(self, data):
-            if not self.skip:
-                self.parts.append(data)
-
-    parser = Text()
-    parser.feed(dom)
-    return "".join(parser.parts)
 
 
 # ---------------------------------------------------------------- a small class of its own

@@ -25,7 +25,6 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -40,7 +39,8 @@ from nnlab.authoring.fill import cell_sources, fill, graded_functions
 from nnlab.grading.ledger import course_key
 from nnlab.results.outcome import outcome
 
-from conftest import REPO, copy_course, nbgrader
+from conftest import (CHROMIUM, REPO, chromium_dom, copy_course, files_under, fill_solutions, nbgrader,
+                      page_text)
 
 SETTINGS, STUDENTS = manifest()
 DEMO_STUDENTS = {s["id"]: s for s in STUDENTS}
@@ -48,7 +48,6 @@ HOSTILE = "hostile"
 HOSTILE_FILES = ["regularization/classic.py", "batchnorm/classic.py", "hostile/patch_checks_in_call.py"]
 LATE = "late"
 BIN = Path(sys.executable).parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 MIN_LINE = 12  # characters (whitespace removed) for a secret line to be telling
 
 
@@ -86,30 +85,6 @@ def secret_lines(course):
     return {line for line in secret - public if len(line) >= MIN_LINE}
 
 
-class _Text(HTMLParser):
-    """The text of an HTML page, scripts and styles left out, entities decoded."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts, self.skip = [], 0
-
-    def handle_starttag(self, tag, attrs):
-        self.skip += tag in ("script", "style")
-
-    def handle_endtag(self, tag):
-        self.skip -= tag in ("script", "style") and self.skip > 0
-
-    def handle_data(self, data):
-        if not self.skip:
-            self.parts.append(data)
-
-
-def page_text(markup):
-    parser = _Text()
-    parser.feed(markup)
-    return "".join(parser.parts)
-
-
 def leaks(paths, secret):
     """(file, line) for each secret line in the text of these files, whitespace ignored."""
     found = []
@@ -118,22 +93,6 @@ def leaks(paths, secret):
         found += [(str(path), line) for line in secret if line in text]
         found += [(str(path), marker) for marker in ("HIDDENTESTS", "MARKSCHEME") if marker in text]
     return found
-
-
-def fill_solutions(folder, course):
-    """Put the master notebooks' solutions in the answer cells of the notebooks in `folder`."""
-    for path in course.notebooks("source"):
-        solutions = {c.metadata["nbgrader"]["grade_id"]: c.source
-                     for c in nbformat.read(path, as_version=4).cells
-                     if c.metadata.get("nbgrader", {}).get("solution")}
-        notebook = nbformat.read(folder / path.name, as_version=4)
-        for cell in notebook.cells:
-            cell.source = solutions.get(cell.metadata.get("nbgrader", {}).get("grade_id"), cell.source)
-        nbformat.write(notebook, folder / path.name)
-
-
-def files_under(*folders):
-    return {p: p.read_bytes() for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 # ------------------------------------------------------------------------------ the course
@@ -542,16 +501,6 @@ def test_validate_output_is_clean_and_hints_are_whole(course, validated):
 
 
 # ------------------------------------------------------------------------------ Chromium
-
-def chromium_dom(url, profile):
-    """The DOM of `url` after its scripts ran, as headless Chromium renders it."""
-    result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", "--virtual-time-budget=15000", "--dump-dom", url],
-        capture_output=True, text=True, timeout=180)
-    return result.stdout
-
 
 def table_rows(dom):
     """{student id: the HTML of their row} of a formgrader submissions table."""

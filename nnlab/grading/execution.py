@@ -136,18 +136,18 @@ class GuardedExecute(Execute):
         """A test during which student code replaced something scores nothing; a provided cell
         during which it did is reported (student functions run there too); what a course cell
         set up itself is the course's own."""
-        if kind != "student" and self._stopped is None:
-            replaced = await self._check_guard(exclude=bound_names(cell.source),
-                                               definitions=function_definitions(cell.source))
-            if replaced and kind == "test":
-                message = f"{', '.join(replaced)} replaced while this test ran: it scores nothing"
-                self._note(cell, cell_index, "tampering", message)
-                cell.outputs.append(_error("TamperingDetected", message))
-            elif replaced:
-                self._note(cell, cell_index, "tampering", f"{', '.join(replaced)} replaced while "
-                           f"this cell ran; put back")
-        if kind != "student" and self._stopped is None:
-            await self._silent(f"{self._guard}.protect(globals(), {self._guard}_before)")
+        if kind == "student" or self._stopped is not None:
+            return
+        replaced = await self._check_guard(exclude=bound_names(cell.source),
+                                           definitions=function_definitions(cell.source))
+        if replaced and kind == "test":
+            message = f"{', '.join(replaced)} replaced while this test ran: it scores nothing"
+            self._note(cell, cell_index, "tampering", message)
+            cell.outputs.append(_error("TamperingDetected", message))
+        elif replaced:
+            self._note(cell, cell_index, "tampering", f"{', '.join(replaced)} replaced while "
+                       f"this cell ran; put back")
+        await self._silent(f"{self._guard}.protect(globals(), {self._guard}_before)")
 
     def _after(self, cell, cell_index, budget_bound):
         """Events of a cell that ran to its end: interrupted, or sys.exit()."""
