@@ -8,7 +8,6 @@ One course copy for the whole module; each student is graded once:
 - a second Unix user, who fetches and submits through the exchange, by `nnlab grade` after it.
 """
 import ast
-import hashlib
 import json
 import math
 import os
@@ -22,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -39,7 +37,7 @@ from nnlab.authoring.fill import cell_sources, fill, graded_functions
 from nnlab.grading.ledger import course_key
 from nnlab.results.outcome import outcome
 
-from conftest import (CHROMIUM, REPO, chromium_dom, copy_course, files_under, fill_solutions, nbgrader,
+from conftest import (CHROMIUM, chromium_dom, copy_course, files_under, fill_solutions, nbgrader,
                       page_text)
 
 SETTINGS, STUDENTS = manifest()
@@ -255,42 +253,6 @@ def test_manual_score_on_a_late_written_answer_recomputes_the_penalty(course, fo
 
 # ------------------------------------------------------------------------------ the exchange
 
-def _usable_by(user, python):
-    """Whether `user` can run `python` and import nbgrader with it."""
-    check = subprocess.run(["runuser", "-u", user, "--", "env", "-i", "HOME=/tmp", python, "-c",
-                            "import nbgrader"], capture_output=True, text=True)
-    return check.returncode == 0
-
-
-def student_venv(user):
-    """bin/ of a Python with nbgrader that `user` can run: ours, or a venv of the system Python
-    with pyproject.toml's pins, kept in /tmp between sessions (built once, ~40 s)."""
-    if _usable_by(user, sys.executable):
-        return BIN
-    with open(REPO / "pyproject.toml", "rb") as handle:
-        pins = [d for d in tomllib.load(handle)["project"]["dependencies"]
-                if d.split("==")[0] in ("nbgrader", "sqlalchemy", "alembic", "nbclient", "nbformat")]
-    for base in ("/usr/bin/python3", "/usr/local/bin/python3"):
-        probe = subprocess.run(["runuser", "-u", user, "--", base, "-c", "import venv"],
-                               capture_output=True) if Path(base).exists() else None
-        if probe and probe.returncode == 0:
-            break
-    else:
-        pytest.skip(f"no Python that the user {user} can run")
-    key = hashlib.sha256(json.dumps([base, pins]).encode()).hexdigest()[:12]
-    venv = Path(tempfile.gettempdir()) / f"nnlab-student-venv-{key}"
-    if not (venv / ".complete").is_file():
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
-        installed = subprocess.run([str(BIN / "pip"), "--python", str(venv / "bin" / "python"),
-                                    "install", "--quiet", *pins], capture_output=True, text=True)
-        assert installed.returncode == 0, installed.stderr[-3000:]
-        os.chmod(venv, 0o755)
-        (venv / ".complete").touch()
-    assert _usable_by(user, str(venv / "bin" / "python"))
-    return venv / "bin"
-
-
 class Student:
     """An ordinary Unix user with a home and a working folder of their own."""
 
@@ -336,13 +298,13 @@ def exchange(course):
 
 
 @pytest.fixture(scope="module")
-def student(course, exchange):
+def student(course, exchange, ta_python):
     """A second user who fetches the assignment, puts the solutions in, and submits."""
     if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
         pytest.skip("making a second user needs root, useradd and runuser")
     user = Student()
     try:
-        user.bin = student_venv(user.name)
+        user.bin = Path(ta_python).parent  # a Python every user can run (see conftest)
         course_id = course.config().CourseDirectory.course_id
         (user.work / "nbgrader_config.py").write_text(
             f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\n"

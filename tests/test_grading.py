@@ -1,6 +1,8 @@
 """Grading is fair: graded by `nnlab grade` (nbgrader's Autograde), the solution gets full marks,
 the blank release none, every correct style full marks, every bug loses exactly the points of its
 function's tests, and every demo student gets the outcome its manifest entry states."""
+import stat
+
 import nbformat
 import pytest
 
@@ -169,3 +171,14 @@ def test_grading_left_source_submissions_and_gradebook_intact(built_course, grad
         for student in graded_class:
             for notebook in gradebook.find_submission(built_course.assignment, student).notebooks:
                 assert all((g.auto_score or 0) <= g.max_score for g in notebook.grades)
+
+
+def test_files_of_the_grading_stay_the_graders(graded_class, ta_user):
+    """After the ordinary user graded the class, every file and folder of the course is theirs
+    (none left to a sandbox uid or to root), and they may delete each (folders writable)."""
+    uid = ta_user[1]
+    strangers = [str(path) for path, (owner, _) in graded_class.owners.items() if owner != uid]
+    assert not strangers
+    locked = [str(path) for path, (_, mode) in graded_class.owners.items()
+              if stat.S_ISDIR(mode) and mode & 0o700 != 0o700]
+    assert not locked

@@ -1,18 +1,15 @@
 """The sandboxed kernel (nnlab.grading.sandbox): what a notebook can and cannot do, run twice: as root
-(the CI case) and as an ordinary user, made here with useradd, in a virtual environment of
+(the CI case) and as an ordinary user, that the tests make with useradd, in a virtual environment of
 Debian's /usr/bin/python3 that this user can run (see the README). Run by an ordinary user, the
 root runs are skipped and the ordinary-user runs happen in this process."""
 import asyncio
-import hashlib
 import json
 import os
-import pwd
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -27,84 +24,14 @@ from nnlab.grading.execution import GuardedExecute  # noqa: E402
 from nnlab.grading.sandbox import (GiB, SandboxedKernelManager, SandboxUnavailable,  # noqa: E402
                            check_sandbox, claim_identity, explain_failure, processes_of)
 
-REPO = Path(__file__).resolve().parents[1]
-ROOT = os.geteuid() == 0
-TA = "nnlab-ta"  # the ordinary user the tests make
+from conftest import ROOT, as_ta  # noqa: E402
+
 # uids for root's kernels away from the default 61000: a grader running meanwhile is not disturbed
 UID_BASE = 64000
-# what the ordinary user's environment needs: the kernel, nbclient and numpy
-TA_PACKAGES = ("ipykernel", "nbclient", "nbformat", "numpy")
 SECRET = "NNLAB_TEST_SECRET"
 # what ipykernel sets in its own environment
 IPYKERNEL_SETS = {"TERM", "CLICOLOR", "CLICOLOR_FORCE", "PAGER", "GIT_PAGER", "FORCE_COLOR", "PWD",
                   "PYDEVD_USE_FRAME_EVAL"}
-
-
-# ---------------------------------------------------------------- who runs the kernels
-
-@pytest.fixture(scope="session")
-def ta_user():
-    """The ordinary user's name, uid and gid: made with useradd when the tests run as root (and
-    removed afterwards if made here); the current user otherwise."""
-    if not ROOT:
-        entry = pwd.getpwuid(os.getuid())
-        yield entry.pw_name, entry.pw_uid, entry.pw_gid
-        return
-    made = False
-    try:
-        entry = pwd.getpwnam(TA)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        TA], check=True, capture_output=True)
-        entry, made = pwd.getpwnam(TA), True
-    yield entry.pw_name, entry.pw_uid, entry.pw_gid
-    if made:  # with its lock folder: nothing is left owned by a uid no one has
-        shutil.rmtree(f"/tmp/nnlab-sandbox-{entry.pw_uid}", ignore_errors=True)
-        subprocess.run(["userdel", TA], capture_output=True)
-
-
-def _pins():
-    """The pinned requirements of TA_PACKAGES, from pyproject.toml."""
-    with open(REPO / "pyproject.toml", "rb") as handle:
-        dependencies = tomllib.load(handle)["project"]["dependencies"]
-    return sorted(d for d in dependencies if d.split("==")[0] in TA_PACKAGES)
-
-
-@pytest.fixture(scope="session")
-def ta_python():
-    """A Python the ordinary user can run, with TA_PACKAGES: a virtual environment of
-    /usr/bin/python3 under /opt/nnlab-test (root-owned, readable by all), reused while the pins
-    stay the same. The project's .venv may come from an interpreter only root can reach."""
-    if not ROOT:
-        return sys.executable
-    pins = _pins()
-    key = hashlib.sha256(" ".join(pins).encode()).hexdigest()[:12]
-    venv = Path(f"/opt/nnlab-test/venv-{key}")
-    if not (venv / "ready").exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        venv.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
-        subprocess.run([venv / "bin/pip", "install", "--quiet", *pins], check=True)
-        (venv / "ready").touch()
-    return str(venv / "bin" / "python")
-
-
-@pytest.fixture(scope="session")
-def ta_code(ta_user):
-    """nnlab and the runner, copied where the ordinary user can read them (a clone under /root
-    is out of their reach), and a home folder for that user: what libraries write there is
-    removed with it."""
-    if not ROOT:
-        yield None
-        return
-    folder = Path(tempfile.mkdtemp(prefix="nnlab-ta-code-"))
-    folder.chmod(0o755)
-    shutil.copytree(REPO / "nnlab", folder / "nnlab", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(Path(__file__).parent / "sandbox_runner.py", folder)
-    (folder / "home").mkdir()
-    os.chown(folder / "home", *ta_user[1:])
-    yield folder
-    shutil.rmtree(folder)
 
 
 class Runner:
@@ -130,13 +57,8 @@ class Runner:
                 return sandbox_runner.run(job)
             finally:
                 del os.environ[SECRET]
-        home = self.code / "home"
-        environment = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8", f"PYTHONPATH={self.code}",
-                       f"HOME={home}", f"TMPDIR={home}", f"{SECRET}=do not leak"]
-        done = subprocess.run(
-            ["runuser", "-u", self.user[0], "--", "env", "-i", *environment, self.python,
-             str(self.code / "sandbox_runner.py")],
-            input=json.dumps(job), capture_output=True, text=True, cwd="/", timeout=300)
+        done = as_ta(self.user, self.python, self.code, [str(self.code / "sandbox_runner.py")],
+                     input=json.dumps(job), extra_env={SECRET: "do not leak"}, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         return json.loads(done.stdout)
 
