@@ -51,7 +51,7 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
     if not todo:
         return {}
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    out(f"grading {len(todo)} submissions, {jobs} at a time")
+    out(f"grading {len(todo)} submission{'s' * (len(todo) != 1)}, {jobs} at a time")
     config = Config(config or {})
     config.GuardedExecute.sandbox = sandbox
     results = _run(course, todo, keys, jobs, ledger, config, out)
