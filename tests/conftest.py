@@ -134,6 +134,16 @@ def copy_course(destination):
     return Course(destination)
 
 
+
+def released_copy(built_course, destination):
+    """A course copy at `destination` as nbgrader released it in `built_course`: its release/
+    and its gradebook (the assignment, no grades)."""
+    course = copy_course(destination)
+    shutil.copy2(built_course.released_gradebook, course.root / "gradebook.db")
+    shutil.rmtree(course.root / "release")
+    shutil.copytree(built_course.root / "release", course.root / "release")
+    return course
+
 def set_classic_dataset(course):
     """Switch a course copy to the lab's original data.mat as an instructor does: the file beside
     the notebooks and one line in nbgrader_config.py (never in the repository)."""

@@ -25,7 +25,7 @@ from nnlab.authoring.fill import fill
 from nnlab.results.report import write_report
 from nnlab.grading.sandbox import UID_BASE, processes_of
 
-from conftest import CHROMIUM, REPO, chromium_dom, copy_course, page_text
+from conftest import CHROMIUM, REPO, chromium_dom, copy_course, page_text, released_copy
 from test_release import secret_lines
 
 SETTINGS, STUDENTS = manifest()
@@ -130,10 +130,7 @@ def _leaks(course, student, text):
 @pytest.fixture()
 def small_class(built_course, tmp_path):
     """A copy of the built course with three correct submissions."""
-    course = copy_course(tmp_path)
-    shutil.copy2(built_course.released_gradebook, course.root / "gradebook.db")
-    shutil.rmtree(course.root / "release")
-    shutil.copytree(built_course.root / "release", course.root / "release")
+    course = released_copy(built_course, tmp_path)
     classic = [REPO / "demo/students/regularization/classic.py", REPO / "demo/students/batchnorm/classic.py"]
     for student in ("s1", "s2", "s3"):
         fill(course, classic, student)

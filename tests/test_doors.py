@@ -37,7 +37,7 @@ from nnlab.authoring.fill import cell_sources, fill, graded_functions
 from nnlab.grading.ledger import course_key
 from nnlab.results.outcome import outcome
 
-from conftest import (CHROMIUM, chromium_dom, copy_course, files_under, fill_solutions, nbgrader,
+from conftest import (CHROMIUM, chromium_dom, released_copy, files_under, fill_solutions, nbgrader,
                       page_text)
 
 SETTINGS, STUDENTS = manifest()
@@ -96,10 +96,9 @@ def leaks(paths, secret):
 # ------------------------------------------------------------------------------ the course
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """A course copy, the late and hostile submissions, and "late" graded by `nnlab grade`."""
-    course = copy_course(tmp_path_factory.mktemp("doors"))
-    nbgrader(course, "generate_assignment", course.assignment, "--force")
+def course(built_course, tmp_path_factory):
+    """A released course copy, the late and hostile submissions, and "late" graded by `nnlab grade`."""
+    course = released_copy(built_course, tmp_path_factory.mktemp("doors"))
     late = DEMO_STUDENTS["late"]
     fill(course, late["files"], LATE, date_parser.parse(late["submitted"]))
     fill(course, [DEMO / "students" / f for f in HOSTILE_FILES], HOSTILE,

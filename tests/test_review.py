@@ -2,7 +2,6 @@
 gradebook agree on it, `nnlab review` releases or voids it, and a regrade keeps the decision while
 nothing changed."""
 import csv
-import shutil
 
 import pytest
 from nbgrader.api import Gradebook
@@ -16,7 +15,7 @@ from nnlab.results.export import graded_cells, write_csv
 from nnlab.results.outcome import outcome
 from nnlab.results.report import write_report
 
-from conftest import copy_course
+from conftest import released_copy
 
 SETTINGS, _ = manifest()
 STUDENT = "curious"  # correct answers, and a look into the interpreter in batchnorm.ipynb
@@ -26,8 +25,7 @@ LOOK = "import inspect\nprint(inspect.signature(batchnorm_forward))"
 @pytest.fixture(scope="module")
 def course(built_course, tmp_path_factory):
     """A copy of the built course with one submission whose batchnorm points are held, graded."""
-    course = copy_course(tmp_path_factory.mktemp("review"))
-    shutil.copy2(built_course.released_gradebook, course.root / "gradebook.db")
+    course = released_copy(built_course, tmp_path_factory.mktemp("review"))
     fill(course, [DEMO / "students" / "regularization" / "classic.py",
                   DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
     damage.insert_cell(course.submission(STUDENT), "batchnorm", "batchnorm_forward", LOOK)
