@@ -20,16 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from nnlab.autograde import nbgrader_command
+from nnlab.authoring.demo import DEMO
+from nnlab.authoring.fill import fill
+from nnlab.authoring.release import build
+from nnlab.course import Course
+from nnlab.grading.submission import THREAD_LIMITS
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import copy_course  # noqa: E402 (tests/ holds the course-copy helper)
-
-from nnlab.autograde import nbgrader_command  # noqa: E402
-from nnlab.authoring.demo import DEMO  # noqa: E402
-from nnlab.authoring.fill import fill  # noqa: E402
-from nnlab.grading.submission import THREAD_LIMITS  # noqa: E402
-from nnlab.authoring.release import build  # noqa: E402
 
 STYLES = ["classic", "compact", "factors", "helpers", "float_masks"]
 BN_STYLES = ["classic", "dict_cache", "graph_staged", "inverse_std_layernorm", "twelve_item_cache"]
@@ -92,7 +90,7 @@ def main(argv=None):
     parser.add_argument("--user", help="as root: also grade as this ordinary user (rootless)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
-        course = copy_course(Path(folder))
+        course = Course(ROOT).copy_to(Path(folder))
         build(course)
         make_class(course, args.students)
         serial = plain_serial(course)

@@ -1,5 +1,6 @@
 """The course folder and nbgrader's own machinery, driven through its Python API."""
 import os
+import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,9 @@ class NNLab(Configurable):
 class Course:
     """Paths of one nbgrader course folder."""
 
+    # what the course is made of; everything else in its folder is class data
+    FILES = ("nbgrader_config.py", "source", "release", "solutions")
+
     def __init__(self, root=None, assignment=ASSIGNMENT):
         self.root = find_root(root)
         self.assignment = assignment
@@ -54,6 +58,17 @@ class Course:
     def submission(self, student):
         """submitted/<student>/<assignment>/"""
         return self.root / "submitted" / student / self.assignment
+
+    def copy_to(self, destination):
+        """A copy of the course, without class data, in the existing folder `destination`."""
+        for name in self.FILES:
+            source = self.root / name
+            if source.is_dir():
+                shutil.copytree(source, destination / name,
+                                ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, destination / name)
+        return Course(destination, self.assignment)
 
     def notebooks(self, kind="source"):
         """The notebooks of the assignment's folder of this kind, sorted by name."""

@@ -25,7 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SEED_DATA = SHARED / "seed-data" / "data.mat"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-COURSE_FILES = ("nbgrader_config.py", "source", "release", "solutions")
 ROOT = os.geteuid() == 0
 TA = "nnlab-ta"  # the ordinary user the tests make when they run as root
 
@@ -125,14 +124,7 @@ def nbgrader(course, *args):
 
 def copy_course(destination):
     """A copy of the repository's course folder (no class data) at `destination`."""
-    for name in COURSE_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, destination / name)
-    return Course(destination)
-
+    return Course(REPO).copy_to(destination)
 
 
 def released_copy(built_course, destination):
