@@ -27,6 +27,7 @@ class Course:
     def __init__(self, root=None, assignment=ASSIGNMENT):
         self.root = find_root(root)
         self.assignment = assignment
+        self._db_url = None
 
     def folder(self, kind):
         """The assignment's folder under source/, release/, solutions/, autograded/, ..."""
@@ -34,7 +35,36 @@ class Course:
 
     @property
     def db_url(self):
-        return f"sqlite:///{self.root / 'gradebook.db'}"
+        """The gradebook's SQLAlchemy URL: `c.CourseDirectory.db_url` when the course sets one
+        (e.g. a PostgreSQL database shared by several TAs), else gradebook.db in the root."""
+        if self._db_url is None:
+            self._db_url = self.config().CourseDirectory.get("db_url") or \
+                f"sqlite:///{self.root / 'gradebook.db'}"
+        return self._db_url
+
+    def check_gradebook(self):
+        """Raise CourseError unless the gradebook can be reached and holds the released
+        assignment; never creates a gradebook."""
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import SQLAlchemyError
+
+        url = make_url(self.db_url)
+        not_released = CourseError("the assignment is not released yet: run `nnlab release` first")
+        if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+            raise not_released
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                found = connection.execute(text("select 1 from assignment where name = :name"),
+                                           {"name": self.assignment}).first()
+        except SQLAlchemyError as error:
+            raise CourseError(f"cannot use the gradebook {url.render_as_string(hide_password=True)}: "
+                              f"{_first_line(error)}") from None
+        finally:
+            engine.dispose()
+        if found is None:
+            raise not_released
 
     def submission(self, student):
         """submitted/<student>/<assignment>/"""
@@ -85,6 +115,11 @@ class Course:
         finally:
             os.chdir(old_cwd)
             os.environ["PATH"] = old_path
+
+
+def _first_line(error):
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _check(result, step):

@@ -63,8 +63,9 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
 def _check(course, students):
     if not course.folder("source").is_dir():
         raise CourseError(f"no assignment {course.assignment!r} under {course.root / 'source'}")
-    if not course.notebooks("release") or not (course.root / "gradebook.db").is_file():
+    if not course.notebooks("release"):
         raise CourseError("the assignment is not released yet: run `nnlab release` first")
+    course.check_gradebook()
     everyone = submitted_students(course)
     if not everyone:
         raise CourseError(f"no submissions under {course.root / 'submitted'}/<student>/"
