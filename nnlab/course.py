@@ -24,10 +24,10 @@ def find_root(start=None):
 class Course:
     """Paths of one nbgrader course folder."""
 
-    def __init__(self, root=None, assignment=ASSIGNMENT):
+    def __init__(self, root=None, assignment=ASSIGNMENT, db_url=None):
         self.root = find_root(root)
         self.assignment = assignment
-        self._db_url = None
+        self._db_url = db_url  # None: the course's own (see db_url)
 
     def folder(self, kind):
         """The assignment's folder under source/, release/, solutions/, autograded/, ..."""
