@@ -4,9 +4,12 @@
   2 cores);
 - overhead: `nnlab grade --jobs 1 --no-sandbox` over executing the same (autograded) notebooks
   with nbclient alone, one after the other (target <= 1.15x);
-- the sandbox's cost: `nnlab grade --jobs 1` over `nnlab grade --jobs 1 --no-sandbox`.
+- the sandbox's cost: `nnlab grade --jobs 1` over `nnlab grade --jobs 1 --no-sandbox`;
+- on a Dask cluster on this machine (scheduler and workers on loopback, as in the tests): one
+  worker over two workers (target >= 1.8x on 2 cores), and two workers over `nnlab grade --jobs 2`
+  (the cluster's overhead per submission, target <= 1.1x).
 
-Run: .venv/bin/python bench/grading.py [--students 8]
+Run: .venv/bin/python bench/grading.py [--students 8] [--only cluster]
 """
 import argparse
 import os
@@ -20,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import copy_course  # noqa: E402 (tests/ holds the course-copy helper)
+from servers import DaskCluster  # noqa: E402 (and the test servers)
 
 from nnlab.autograde import nbgrader_command  # noqa: E402
 from nnlab.authoring.demo import DEMO  # noqa: E402
@@ -59,6 +63,17 @@ def nnlab_grade(course, jobs, sandbox=True):
                   *([] if sandbox else ["--no-sandbox"])], course)
 
 
+def cluster_grade(course, workers):
+    """`nnlab grade --cluster` on a fresh local cluster of `workers` one-thread workers, which
+    do not see the course folder (their start is not timed)."""
+    cluster = DaskCluster(hidden=course.root, workers=workers)
+    try:
+        return timed([sys.executable, "-m", "nnlab.cli", "grade", "--force", "--cluster",
+                      cluster.address], course)
+    finally:
+        cluster.stop()
+
+
 def execute_only(course):
     """Execute every autograded notebook with nbclient, in the folder nbgrader ran it in."""
     from nnlab.notebooks import execute
@@ -73,18 +88,27 @@ def execute_only(course):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=8)
+    parser.add_argument("--only", choices=["cluster"], help="only the cluster's measurements")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         course = copy_course(Path(folder))
         build(course)
         make_class(course, args.students)
-        serial = plain_serial(course)
         parallel = nnlab_grade(course, 2)
-        one = nnlab_grade(course, 1)
-        unconfined = nnlab_grade(course, 1, sandbox=False)
-        bare = execute_only(course)
+        cluster_one = cluster_grade(course, 1)
+        cluster_two = cluster_grade(course, 2)
+        if not args.only:
+            serial = plain_serial(course)
+            one = nnlab_grade(course, 1)
+            unconfined = nnlab_grade(course, 1, sandbox=False)
+            bare = execute_only(course)
     n = args.students
     print(f"\n{n} submissions, {os.cpu_count()} cores")
+    print(f"Dask cluster, 1 worker           {cluster_one:7.1f} s")
+    print(f"Dask cluster, 2 workers          {cluster_two:7.1f} s   speed-up {cluster_one / cluster_two:.2f}x (target >= 1.8x)")
+    print(f"nnlab grade --jobs 2 (local)     {parallel:7.1f} s   cluster overhead {cluster_two / parallel:.2f}x (target <= 1.1x)")
+    if args.only:
+        return
     print(f"plain serial nbgrader autograde  {serial:7.1f} s")
     print(f"nnlab grade --jobs 2             {parallel:7.1f} s   speed-up {serial / parallel:.2f}x (target >= 1.8x)")
     print(f"nnlab grade --jobs 1             {one:7.1f} s   {one / n:.1f} s per submission")
