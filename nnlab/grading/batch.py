@@ -40,13 +40,13 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
     Returns {student: ledger entry} of those graded."""
     everyone = _check(course, students)
     address = on_cluster.scheduler_address(course, cluster)
-    if sandbox and not address:  # a cluster's workers check their own sandbox
+    if not sandbox:
+        out("WARNING: grading without the sandbox: student code runs with your rights")
+    elif not address:  # a cluster's workers check their own sandbox
         try:
             check_sandbox()
         except SandboxUnavailable as error:
             raise CourseError(str(error)) from None
-    else:
-        out("WARNING: grading without the sandbox: student code runs with your rights")
     apply_due_date(course)
     ledger = Ledger(course)
     key = f"{course_key(course)}:{'sandboxed' if sandbox else 'unconfined'}"
