@@ -59,8 +59,20 @@ def plain_serial(course):
 
 
 def nnlab_grade(course, jobs, sandbox=True):
-    return timed([sys.executable, "-m", "nnlab.cli", "grade", "--force", "--jobs", str(jobs),
-                  *([] if sandbox else ["--no-sandbox"])], course)
+    return graded(course, timed([sys.executable, "-m", "nnlab.cli", "grade", "--force", "--jobs",
+                                 str(jobs), *([] if sandbox else ["--no-sandbox"])], course))
+
+
+def graded(course, seconds):
+    """`seconds`, once sure that every submission was graded in full (a grading that failed
+    quickly would flatter the time)."""
+    from nnlab.results.export import class_rows
+
+    broken = {r["student"]: r["reasons"] for r in class_rows(course)
+              if r["status"] in ("failed", "incomplete", "interrupted")}
+    if broken:
+        sys.exit(f"not graded in full: {broken}")
+    return seconds
 
 
 def cluster_grade(course, workers):
@@ -68,8 +80,8 @@ def cluster_grade(course, workers):
     do not see the course folder (their start is not timed)."""
     cluster = DaskCluster(hidden=course.root, workers=workers)
     try:
-        return timed([sys.executable, "-m", "nnlab.cli", "grade", "--force", "--cluster",
-                      cluster.address], course)
+        return graded(course, timed([sys.executable, "-m", "nnlab.cli", "grade", "--force",
+                                     "--cluster", cluster.address], course))
     finally:
         cluster.stop()
 
