@@ -9,7 +9,7 @@ APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive
 
 .PHONY: demo test release clean-class
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml | /usr/share/doc/python3-venv
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,cluster]'
@@ -26,13 +26,18 @@ $(BIN)/.installed: pyproject.toml
 /usr/lib/postgresql:
 	$(APT) update -qq && $(APT) install -y -qq postgresql
 
+# Debian's python3 makes a venv only with python3-venv; the sandbox tests also build one for the
+# ordinary user they create, from /usr/bin/python3
+/usr/share/doc/python3-venv:
+	$(APT) update -qq && $(APT) install -y -qq python3-venv
+
 demo: $(BIN)/.installed /usr/bin/bwrap
 	$(BIN)/nnlab demo
 
 release: $(BIN)/.installed
 	$(BIN)/nnlab release
 
-test: $(BIN)/.installed /usr/bin/bwrap /usr/bin/chromium /usr/lib/postgresql
+test: $(BIN)/.installed /usr/bin/bwrap /usr/bin/chromium /usr/share/doc/python3-venv /usr/lib/postgresql
 	$(BIN)/python -m pytest
 
 clean-class:

@@ -4,15 +4,19 @@
   2 cores);
 - overhead: `nnlab grade --jobs 1 --no-sandbox` over executing the same (autograded) notebooks
   with nbclient alone, one after the other (target <= 1.15x);
-- the sandbox's cost: `nnlab grade --jobs 1` over `nnlab grade --jobs 1 --no-sandbox`;
+- the sandbox's cost: `nnlab grade --jobs 1` over `nnlab grade --jobs 1 --no-sandbox`, as the
+  user running the benchmark (root: kernels switched to a sandbox uid) and, with `--user NAME`
+  when run as root, as that ordinary user (rootless: kernels in a user namespace); target <= 1.1x;
 - on a Dask cluster on this machine (scheduler and workers on loopback, as in the tests): one
   worker over two workers (target >= 1.8x on 2 cores), and two workers over `nnlab grade --jobs 2`
   (the cluster's overhead per submission, target <= 1.1x).
 
-Run: .venv/bin/python bench/grading.py [--students 8] [--only cluster]
+Run: .venv/bin/python bench/grading.py [--students 8] [--user NAME] [--only cluster]
+(`--user` needs a Python environment that user can run: a .venv made from /usr/bin/python3.)
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,9 +62,13 @@ def plain_serial(course):
     return time.perf_counter() - started
 
 
-def nnlab_grade(course, jobs, sandbox=True):
-    return graded(course, timed([sys.executable, "-m", "nnlab.cli", "grade", "--force", "--jobs",
-                                 str(jobs), *([] if sandbox else ["--no-sandbox"])], course))
+def nnlab_grade(course, jobs, sandbox=True, user=None):
+    command = [sys.executable, "-m", "nnlab.cli", "grade", "--force", "--jobs", str(jobs),
+               *([] if sandbox else ["--no-sandbox"])]
+    if user:  # alembic (a console script of the venv) must be on PATH
+        command = ["runuser", "-u", user, "--", "env", "-i", "LANG=C.UTF-8",
+                   f"PATH={Path(sys.executable).parent}:/usr/bin:/bin", *command]
+    return graded(course, timed(command, course))
 
 
 def graded(course, seconds):
@@ -86,6 +94,14 @@ def cluster_grade(course, workers):
         cluster.stop()
 
 
+def as_user(course, user):
+    """Hand the course folder (and the way to it) to `user`, for a run as that user."""
+    os.chmod(course.root, 0o755)
+    shutil.chown(course.root, user, user)
+    for path in course.root.rglob("*"):
+        shutil.chown(path, user, user)
+
+
 def execute_only(course):
     """Execute every autograded notebook with nbclient, in the folder nbgrader ran it in."""
     from nnlab.notebooks import execute
@@ -100,6 +116,7 @@ def execute_only(course):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=8)
+    parser.add_argument("--user", help="as root: also grade as this ordinary user (rootless)")
     parser.add_argument("--only", choices=["cluster"], help="only the cluster's measurements")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
@@ -114,6 +131,10 @@ def main(argv=None):
             one = nnlab_grade(course, 1)
             unconfined = nnlab_grade(course, 1, sandbox=False)
             bare = execute_only(course)
+            if args.user:
+                as_user(course, args.user)
+                user_one = nnlab_grade(course, 1, user=args.user)
+                user_unconfined = nnlab_grade(course, 1, sandbox=False, user=args.user)
     n = args.students
     print(f"\n{n} submissions, {os.cpu_count()} cores")
     print(f"Dask cluster, 1 worker           {cluster_one:7.1f} s")
@@ -127,7 +148,12 @@ def main(argv=None):
     print(f"nnlab grade --jobs 1 --no-sandbox {unconfined:6.1f} s   {unconfined / n:.1f} s per submission")
     print(f"nbclient execution only          {bare:7.1f} s   {bare / n:.1f} s per submission")
     print(f"overhead of nnlab grade          {unconfined / bare:.2f}x (target <= 1.15x)")
-    print(f"cost of the sandbox              {one / unconfined:.2f}x")
+    who = "root" if os.geteuid() == 0 else "rootless"
+    print(f"cost of the sandbox ({who})       {one / unconfined:.2f}x (target <= 1.1x)")
+    if args.user:
+        print(f"nnlab grade --jobs 1 as {args.user}: {user_one:.1f} s sandboxed, "
+              f"{user_unconfined:.1f} s --no-sandbox")
+        print(f"cost of the sandbox (rootless)   {user_one / user_unconfined:.2f}x (target <= 1.1x)")
 
 
 if __name__ == "__main__":

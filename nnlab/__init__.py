@@ -1,4 +1,5 @@
-"""Instructor and TA tooling for the nn_training course: release building, submissions from plain
-function files, and the course's dataset generator."""
+"""Instructor and TA tooling for the nn_training course, in the order of the work: `authoring`
+(dataset, release, demo class), `grading` (the course's nbgrader steps, sandbox, batch), `results`
+(outcome, feedback, export, report, review)."""
 
 ASSIGNMENT = "nn_training"

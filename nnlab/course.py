@@ -4,6 +4,9 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from traitlets import Unicode
+from traitlets.config import Configurable
+
 from . import ASSIGNMENT
 
 
@@ -21,6 +24,14 @@ def find_root(start=None):
     raise CourseError(f"no course folder (with nbgrader_config.py) at or above {here}")
 
 
+class NNLab(Configurable):
+    """The course's own settings, read from nbgrader_config.py like nbgrader's."""
+
+    dataset = Unicode("football.npz", help="the dataset file of part 1, a file beside the master "
+                      "notebooks in source/<assignment>/ (e.g. the lab's original data.mat); "
+                      "`nnlab release` builds the course for it").tag(config=True)
+
+
 class Course:
     """Paths of one nbgrader course folder."""
 
@@ -28,6 +39,7 @@ class Course:
         self.root = find_root(root)
         self.assignment = assignment
         self._db_url = db_url  # None: the course's own (see db_url)
+        self._found_gradebook = False
 
     def folder(self, kind):
         """The assignment's folder under source/, release/, solutions/, autograded/, ..."""
@@ -42,6 +54,27 @@ class Course:
                 f"sqlite:///{self.root / 'gradebook.db'}"
         return self._db_url
 
+    def has_gradebook(self):
+        """Whether the gradebook exists (opening a missing one would create an empty one): the
+        SQLite file, or nbgrader's tables in the database `db_url` names (once found, that is
+        remembered; an unreachable database counts as none)."""
+        from sqlalchemy import create_engine, inspect
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import SQLAlchemyError
+
+        url = make_url(self.db_url)
+        if url.get_backend_name() == "sqlite":
+            return bool(url.database) and Path(url.database).is_file()
+        if not self._found_gradebook:
+            engine = create_engine(url)
+            try:
+                self._found_gradebook = inspect(engine).has_table("assignment")
+            except SQLAlchemyError:
+                return False
+            finally:
+                engine.dispose()
+        return self._found_gradebook
+
     def check_gradebook(self):
         """Raise CourseError unless the gradebook can be reached and holds the released
         assignment; never creates a gradebook."""
@@ -51,7 +84,7 @@ class Course:
 
         url = make_url(self.db_url)
         not_released = CourseError("the assignment is not released yet: run `nnlab release` first")
-        if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        if url.get_backend_name() == "sqlite" and not self.has_gradebook():
             raise not_released
         engine = create_engine(url)
         try:
@@ -79,6 +112,10 @@ class Course:
         from traitlets.config.loader import PyFileConfigLoader
 
         return PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
+
+    def settings(self):
+        """The course's own settings (the NNLab section of nbgrader_config.py)."""
+        return NNLab(config=self.config())
 
     def api(self):
         from nbgrader.apps import NbGraderAPI

@@ -18,19 +18,18 @@ import pytest
 from nnlab.grading.batch import grade_class
 from nnlab.course import Course, CourseError
 from nnlab.authoring.demo import manifest
-from nnlab.results.export import write_csv
+from nnlab.results.export import graded_cells, write_csv
 from nnlab.results import feedback
 from nnlab.results.feedback import generate_feedback
 from nnlab.authoring.fill import fill
 from nnlab.results.report import write_report
-from nnlab.grading.sandbox import processes_of, uid_for_slot
+from nnlab.grading.sandbox import UID_BASE, processes_of
 
-from conftest import REPO, copy_course
+from conftest import CHROMIUM, REPO, chromium_dom, copy_course, page_text
 from test_release import secret_lines
 
 SETTINGS, STUDENTS = manifest()
 EXPECTED = {s["id"]: s for s in STUDENTS}
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def test_csv_has_a_row_per_student_with_status_penalty_and_every_cell(built_course, graded_class, tmp_path):
@@ -43,10 +42,15 @@ def test_csv_has_a_row_per_student_with_status_penalty_and_every_cell(built_cour
         graded = graded_class[student]
         assert row["status"] == graded["status"] == EXPECTED.get(student, {"status": "ok"})["status"]
         assert float(row["late_penalty"]) == pytest.approx(EXPECTED.get(student, {}).get("late_penalty", 0))
+        held = {cell for cell, notebook in graded_cells(built_course, tests_only=True).items()
+                if notebook in graded["held"]}
         for cell, (score, _) in graded["scores"].items():
-            assert row[cell] == ("" if score is None else f"{score:g}")
-        assert float(row["total"]) == pytest.approx(
-            sum(s or 0 for s, _ in graded["scores"].values()) - float(row["late_penalty"]))
+            assert row[cell] == ("held" if cell in held else "" if score is None else f"{score:g}")
+        if held:  # points held for review are never exported as a number
+            assert row["total"] == "held"
+        else:
+            assert float(row["total"]) == pytest.approx(
+                sum(s or 0 for s, _ in graded["scores"].values()) - float(row["late_penalty"]))
 
 
 def test_report_shows_the_class_and_every_submission_that_needs_a_look(built_course, graded_class):
@@ -81,7 +85,7 @@ def test_feedback_as_a_student_sees_it_in_a_browser(built_course, graded_class, 
     student = "bug_l2_cost_mean_and_alt_cache_order"
     generate_feedback(built_course, [student], out=lambda line: None)
     page = built_course.root / "feedback" / student / built_course.assignment / "regularization.html"
-    text = _visible_text(_rendered(page, tmp_path))
+    text = page_text(chromium_dom(page.as_uri(), tmp_path))
     assert "np.mean" in text  # the student's own (buggy) code
     assert "Score:" in text or "score" in text.lower()
     assert "hidden test are not shown" in text
@@ -102,9 +106,9 @@ def test_feedback_shows_no_hidden_test_line_whatever_the_code_prints(built_cours
     for page in pages:
         markup = page.read_text()
         assert feedback.REMOVED in markup  # the student's code did print test source, which was removed
-        texts = [html.unescape(_visible_text(markup))]
+        texts = [html.unescape(page_text(markup))]
         if os.path.exists(CHROMIUM):
-            texts.append(_visible_text(_rendered(page, tmp_path)))
+            texts.append(page_text(chromium_dom(page.as_uri(), tmp_path)))
         for text in texts:
             squeezed = re.sub(r"\s+", "", text)
             assert not [line for line in hidden if line in squeezed], page.name
@@ -114,39 +118,11 @@ def secret_lines_of(course):
     return feedback.secret_lines(course.root, "source", "release", course.assignment)
 
 
-def _rendered(page, profile):
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}", "--dump-dom",
-         page.as_uri()], capture_output=True, text=True, timeout=120).stdout
-
-
 def _leaks(course, student, text):
     """Secret lines in `text` that the student's own submission does not hold (a correct student
     writes some solution lines, and may see them)."""
     own = "\n".join(p.read_text() for p in course.submission(student).glob("*.ipynb"))
     return [line for line in secret_lines(course) if line in text and line not in own]
-
-
-def _visible_text(dom):
-    from html.parser import HTMLParser
-
-    class Text(HTMLParser):
-        parts, skip = [], 0
-
-        def handle_starttag(self, tag, attrs):
-            self.skip += tag in ("script", "style")
-
-        def handle_endtag(self, tag):
-            self.skip -= tag in ("script", "style")
-
-        def handle_data(self, data):
-            if not self.skip:
-                self.parts.append(data)
-
-    parser = Text()
-    parser.feed(dom)
-    return "".join(parser.parts)
 
 
 # ---------------------------------------------------------------- a small class of its own
@@ -155,7 +131,7 @@ def _visible_text(dom):
 def small_class(built_course, tmp_path):
     """A copy of the built course with three correct submissions."""
     course = copy_course(tmp_path)
-    shutil.copy2(built_course.root / "gradebook.db", course.root / "gradebook.db")
+    shutil.copy2(built_course.released_gradebook, course.root / "gradebook.db")
     shutil.rmtree(course.root / "release")
     shutil.copytree(built_course.root / "release", course.root / "release")
     classic = [REPO / "demo/students/regularization/classic.py", REPO / "demo/students/batchnorm/classic.py"]
@@ -180,7 +156,9 @@ def test_ctrl_c_leaves_a_consistent_gradebook_and_the_next_run_finishes(small_cl
     """SIGINT while the first submissions are graded: the batch stops, its workers and kernels are
     gone, the ledger says who is not graded, and the next run grades exactly those."""
     process = subprocess.Popen([sys.executable, "-m", "nnlab.cli", "--course", str(small_class.root),
-                                "grade", "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                "grade", "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               # as a terminal would: a shell's background job inherits SIGINT ignored
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ledger = small_class.root / "grading" / "status.json"
     deadline = time.time() + 120
     while time.time() < deadline and not (ledger.is_file() and "running" in ledger.read_text()):
@@ -193,7 +171,8 @@ def test_ctrl_c_leaves_a_consistent_gradebook_and_the_next_run_finishes(small_cl
     statuses = {s: e["status"] for s, e in json.loads(ledger.read_text()).items()}
     assert "interrupted" in statuses.values() and "running" not in statuses.values()
     assert not _processes_under(small_class.root)
-    assert not [pid for slot in range(2) for pid in processes_of(uid_for_slot(slot))]  # kernels
+    # kernels (as root, they run as uids from UID_BASE; an ordinary user's die with the worker)
+    assert not [pid for uid in range(UID_BASE, UID_BASE + 2 * os.cpu_count()) for pid in processes_of(uid)]
     with sqlite3.connect(small_class.root / "gradebook.db") as db:
         assert db.execute("pragma integrity_check").fetchone() == ("ok",)
     rest = grade_class(small_class, out=lambda line: None)
@@ -258,7 +237,7 @@ def test_no_submissions_or_no_release_or_no_course_is_a_clear_error(built_course
     course = copy_course(tmp_path / "empty")
     with pytest.raises(CourseError, match="not released yet"):
         grade_class(course)
-    shutil.copy2(built_course.root / "gradebook.db", course.root / "gradebook.db")
+    shutil.copy2(built_course.released_gradebook, course.root / "gradebook.db")
     with pytest.raises(CourseError, match="no submissions"):
         grade_class(course)
     (tmp_path / "elsewhere").mkdir()

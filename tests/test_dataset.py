@@ -7,7 +7,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from nnlab.authoring import dataset, notebooks
+from nnlab import notebooks
+from nnlab.authoring import dataset
 
 from conftest import REPO, SEED_DATA
 
@@ -40,11 +41,31 @@ def test_loader_takes_an_argument_or_the_environment(tmp_path, monkeypatch):
     assert not np.array_equal(data.load_dataset()[0], other[0])
 
 
+def test_loader_reads_the_course_setting_beside_the_notebooks(tmp_path, monkeypatch):
+    """dataset.txt names a file of the course folder; without it, the bundled file is loaded."""
+    monkeypatch.delenv(data.DATASET_ENV, raising=False)
+    dataset.write(tmp_path / "other.npz", seed=dataset.DEFAULT_SEED + 1)
+    monkeypatch.setattr(data, "COURSE_FOLDER", tmp_path)
+    monkeypatch.setattr(data, "SETTING", tmp_path / "dataset.txt")
+    assert data.dataset_path() == data.BUNDLED
+    (tmp_path / "dataset.txt").write_text("other.npz\n")
+    assert data.dataset_path() == tmp_path / "other.npz"
+    np.testing.assert_array_equal(data.load_dataset()[0], data.load_dataset(tmp_path / "other.npz")[0])
+
+
+def test_the_committed_course_uses_the_bundled_file(monkeypatch):
+    monkeypatch.delenv(data.DATASET_ENV, raising=False)
+    assert data.dataset_path() == data.BUNDLED
+    assert not data.is_classic(*data.load_dataset())
+
+
 @pytest.mark.skipif(not SEED_DATA.is_file(), reason=f"the lab's data file {SEED_DATA} is absent")
 def test_loader_reads_the_classic_mat_file():
     train_X, train_Y, test_X, test_Y = data.load_dataset(SEED_DATA)
     assert (train_X.shape, train_Y.shape, test_X.shape, test_Y.shape) == ((2, 211), (1, 211), (2, 200), (1, 200))
     assert train_Y.dtype == np.float64  # stored as uint8, where 1 - y would wrap
+    assert data.is_classic(train_X, train_Y, test_X, test_Y)
+    assert not data.is_classic(train_X, 1 - train_Y, test_X, test_Y)
 
 
 def test_loader_errors_are_clear(tmp_path):

@@ -1,15 +1,15 @@
-"""The solutions reproduce the lab's figures (FIGURES.md): part 1 with the lab's original data
-file, where all its tests still pass (expected values follow the dataset in use), and part 2; and
-the expected outputs shown to students are what the solutions print."""
+"""The solutions reproduce the lab's figures (FIGURES.md): part 1 in a course set to the lab's
+original data file, where all its tests still pass, and part 2; and the expected outputs shown to
+students are what the solutions print."""
 import re
 
 import nbformat
 import pytest
 
 from nnlab import notebooks
-from nnlab.course import Course
+from nnlab.authoring.release import fill_notebook
 
-from conftest import REPO, SEED_DATA
+from conftest import SEED_DATA
 
 # FIGURES.md, part 1: (train accuracy, test accuracy, costs at iterations 0, 10000, 20000)
 LAB_FIGURES = {
@@ -22,9 +22,9 @@ SKIP_WITHOUT_SEED = pytest.mark.skipif(not SEED_DATA.is_file(), reason=f"the lab
 
 
 @pytest.fixture(scope="module")
-def executed():
-    path = Course(REPO).folder("source") / "regularization.ipynb"
-    return notebooks.execute(path, env={"NNLAB_DATASET": str(SEED_DATA)})
+def executed(classic_course):
+    """The solution of part 1 as `nnlab release` executed it in a course set to the lab's data.mat."""
+    return nbformat.read(classic_course.folder("solutions") / "regularization.ipynb", as_version=4)
 
 
 @SKIP_WITHOUT_SEED
@@ -91,3 +91,11 @@ def test_expected_outputs_are_what_the_solution_prints(built_course, name):
                     assert line in printed, (before.metadata, line)
                     checked += 1
     assert checked >= 6
+
+
+@pytest.mark.parametrize("name", ["regularization", "batchnorm"])
+def test_expected_outputs_are_what_nnlab_release_writes(built_course, name):
+    """Filling the committed master's blocks from the solution nbgrader executes changes nothing."""
+    master = nbformat.read(built_course.folder("source") / f"{name}.ipynb", as_version=4)
+    executed = nbformat.read(built_course.folder("solutions") / f"{name}.ipynb", as_version=4)
+    assert not fill_notebook(master, executed, "football.npz"), f"run `nnlab release`: a block of {name} is stale"

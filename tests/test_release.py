@@ -2,16 +2,18 @@
 of them, with nothing secret in release/."""
 import ast
 import json
+import re
 
 import nbformat
 import pytest
 from nbgrader.validator import Validator
 
 from nnlab import notebooks
-from nnlab.course import Course
-from nnlab.authoring.release import comparable
+from nnlab.course import Course, CourseError
+from nnlab.authoring.release import (build, comparable, fill_notebook, volatile_changes_dropped,
+                                     write_dataset_setting)
 
-from conftest import REPO
+from conftest import REPO, copy_course
 
 COURSE = Course(REPO)
 SOURCES = COURSE.notebooks("source")
@@ -91,18 +93,24 @@ def secret_lines(course=COURSE):
     return {line for line in secret if line not in shown}
 
 
+def leaks(course):
+    """[(file, secret line or region marker)] found in the course's release/."""
+    secrets = secret_lines(course)
+    assert len(secrets) > 50  # the scan has something to look for
+    released = {p: p.read_text() for p in (course.root / "release").rglob("*")
+                if p.is_file() and p.suffix in {".ipynb", ".py", ".md", ".txt", ".json"}}
+    found = [(str(p), line) for p, text in released.items() for line in secrets if line in text]
+    for path in course.notebooks("release"):
+        text = path.read_text()
+        found += [(str(path), marker) for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "MARK SCHEME")
+                  if marker in text]
+    return found
+
+
 def test_release_holds_no_secret():
     """No secret line stands in release/."""
-    secrets = secret_lines()
-    assert len(secrets) > 50  # the scan has something to look for
-    released = {p: p.read_text() for p in (REPO / "release").rglob("*")
-                if p.is_file() and p.suffix in {".ipynb", ".py", ".md", ".txt", ".json"}}
-    leaks = [(str(p), line) for p, text in released.items() for line in secrets if line in text]
-    assert not leaks, leaks[:5]
-    for path in COURSE.notebooks("release"):
-        text = path.read_text()
-        for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "MARK SCHEME"):
-            assert marker not in text, f"{path.name} holds {marker}"
+    found = leaks(COURSE)
+    assert not found, found[:5]
 
 
 @pytest.mark.parametrize("path", COURSE.notebooks("release"), ids=lambda p: p.name)
@@ -117,3 +125,89 @@ def test_untouched_release_runs_to_the_end(path):
         assert error == GRADED_CALL_ERROR, f"cell {cell_id} raised {error}"
         assert any(name in cells[cell_id].source for name in graded), cell_id
     assert all(c.execution_count for c in executed.cells if c.cell_type == "code" and c.source.strip())
+
+
+def _markdown_after(code_source, block, tags=()):
+    notebook = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell(code_source, metadata={"nbgrader": {"grade_id": "run"}, "tags": list(tags)})
+    text = nbformat.v4.new_markdown_cell(f"**Expected output** with the course's dataset `old.npz` (数据集 `old.npz`):\n\n```\n{block}\n```\nAfter.")
+    notebook.cells = [code, text]
+    return notebook
+
+
+def _executed(notebook, printed):
+    executed = nbformat.from_dict(nbformat.reads(nbformat.writes(notebook), as_version=4))
+    executed.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed),
+                                 nbformat.v4.new_output("stream", name="stderr", text="a warning\n")]
+    return executed
+
+
+def test_expected_output_is_filled_from_what_the_solution_printed():
+    notebook = _markdown_after("print(...)", "mean: 1\nsum: ~1e-17\nstale line")
+    executed = _executed(notebook, "mean: 2\nsum: 3.1e-17\nfresh line\n")
+    assert fill_notebook(notebook, executed, "data.mat")
+    assert notebook.cells[1].source == ("**Expected output** with the course's dataset `data.mat` (数据集 `data.mat`):"
+                                        "\n\n```\nmean: 2\nsum: ~1e-17\nfresh line\n```\nAfter.")
+    assert not fill_notebook(notebook, executed, "data.mat")  # idempotent
+
+
+def test_expected_output_takes_all_printed_lines_when_their_number_changes():
+    notebook = _markdown_after("print(...)", "a ~\nb")
+    assert fill_notebook(notebook, _executed(notebook, "x\ny\nz\n"), "old.npz")
+    assert "```\nx\ny\nz\n```" in notebook.cells[1].source
+
+
+def test_timing_cells_are_never_filled():
+    notebook = _markdown_after("print(...)", "speed-up 3x", tags=["timing"])
+    assert not fill_notebook(notebook, _executed(notebook, "speed-up 4.1x\n"), "old.npz")
+
+
+def test_a_failing_solution_cell_is_an_error():
+    notebook = _markdown_after("print(...)", "1")
+    executed = _executed(notebook, "1\n")
+    executed.cells[0].outputs.append(nbformat.v4.new_output("error", ename="ValueError", evalue="", traceback=[]))
+    with pytest.raises(CourseError, match="cannot be written"):
+        fill_notebook(notebook, executed, "old.npz")
+
+
+def test_volatile_rewrites_are_undone_and_real_changes_kept(tmp_path):
+    course = copy_course(tmp_path)
+    volatile, changed = (course.folder("solutions") / f"{n}.ipynb" for n in ("batchnorm", "regularization"))
+    old = volatile.read_bytes()
+    with volatile_changes_dropped(course):
+        for path in (volatile, changed):
+            notebook = nbformat.read(path, as_version=4)
+            for cell in notebook.cells:
+                cell.metadata["execution"] = {"iopub.status.busy": "2030-01-01T00:00:00Z"}
+            if path == changed:
+                notebook.cells[0].source += "\nA real change."
+            nbformat.write(notebook, path)
+    assert volatile.read_bytes() == old
+    assert "A real change." in changed.read_text()
+
+
+@pytest.mark.parametrize("name, error", [("missing.mat", "does not exist"), ("../data.mat", "beside the notebooks"),
+                                         ("data.csv", "beside the notebooks")])
+def test_the_dataset_setting_must_name_a_data_file_beside_the_notebooks(tmp_path, name, error):
+    course = copy_course(tmp_path)
+    with open(course.root / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.NNLab.dataset = {name!r}\n")
+    with pytest.raises(CourseError, match=re.escape(error)):
+        write_dataset_setting(course)
+
+
+def test_the_dataset_setting_defaults_to_the_bundled_file(tmp_path):
+    course = copy_course(tmp_path)
+    (course.folder("source") / "dataset.txt").unlink()
+    assert write_dataset_setting(course) == "football.npz"
+    assert (course.folder("source") / "dataset.txt").read_text() == "football.npz\n"
+
+
+def test_nnlab_release_leaves_the_committed_course_unchanged(tmp_path):
+    """What keeps `git status` clean after `make demo`: regenerating the committed course rewrites
+    no byte of source/, release/ or solutions/."""
+    course = copy_course(tmp_path)
+    build(course)
+    for kind in ("source", "release", "solutions"):
+        files = [p.relative_to(REPO) for p in sorted((REPO / kind).rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
+        assert [str(p) for p in files if (REPO / p).read_bytes() != (course.root / p).read_bytes()] == []

@@ -7,25 +7,30 @@ import shutil
 import pytest
 from nbgrader.api import Gradebook
 
-from nnlab.grading.batch import grade_class
+from nnlab.authoring import damage
+from nnlab.authoring.demo import DEMO, limits, manifest
+from nnlab.authoring.fill import fill
 from nnlab.cli import main
-from nnlab.authoring.demo import limits, make_class, manifest
+from nnlab.grading.batch import grade_class
 from nnlab.results.export import graded_cells, write_csv
 from nnlab.results.outcome import outcome
 from nnlab.results.report import write_report
 
 from conftest import copy_course
 
-SETTINGS, STUDENTS = manifest()
-STUDENT = "hostile_neuter_main_checks"  # tampers in batchnorm.ipynb only
+SETTINGS, _ = manifest()
+STUDENT = "curious"  # correct answers, and a look into the interpreter in batchnorm.ipynb
+LOOK = "import inspect\nprint(inspect.signature(batchnorm_forward))"
 
 
 @pytest.fixture(scope="module")
 def course(built_course, tmp_path_factory):
-    """A copy of the built course with one hostile submission, graded."""
+    """A copy of the built course with one submission whose batchnorm points are held, graded."""
     course = copy_course(tmp_path_factory.mktemp("review"))
-    shutil.copy2(built_course.root / "gradebook.db", course.root / "gradebook.db")
-    make_class(course, [s for s in STUDENTS if s["id"] == STUDENT])
+    shutil.copy2(built_course.released_gradebook, course.root / "gradebook.db")
+    fill(course, [DEMO / "students" / "regularization" / "classic.py",
+                  DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
+    damage.insert_cell(course.submission(STUDENT), "batchnorm", "batchnorm_forward", LOOK)
     grade_class(course, config=limits(SETTINGS), out=lambda line: None)
     return course
 
@@ -73,7 +78,7 @@ def test_accept_releases_the_points_and_a_regrade_keeps_the_decision(course, tmp
     assert "batchnorm accepted" in capsys.readouterr().out
     scores = autograded(course, "batchnorm")
     assert all(manual is None and not needs for _, manual, needs in scores.values())
-    assert sum(score for score, _, _ in scores.values()) > 0  # forward and backward are correct
+    assert all(score == top for score, top in (outcome(course, STUDENT)["scores"][g] for g in scores))
     row = outcome(course, STUDENT)
     assert row["held"] == {} and row["status"] == "flagged"  # still flagged: a TA looked at it
     exported = csv_row(course, tmp_path)
@@ -88,7 +93,7 @@ def test_accept_releases_the_points_and_a_regrade_keeps_the_decision(course, tmp
 def test_a_changed_submission_is_held_again_and_reject_voids_it(course, capsys):
     """A new submission voids the old decision; --reject keeps the autograded points at 0."""
     path = course.submission(STUDENT) / "batchnorm.ipynb"
-    path.write_text(path.read_text().replace("def _neuter():", "def _neuter():  # again"))
+    path.write_text(path.read_text().replace("print(inspect.signature", "print( inspect.signature"))
     grade_class(course, config=limits(SETTINGS), out=lambda line: None)
     assert set(outcome(course, STUDENT)["held"]) == {"batchnorm"}
     assert main(["--course", str(course.root), "review", STUDENT, "--reject"]) == 0
@@ -99,3 +104,32 @@ def test_a_changed_submission_is_held_again_and_reject_voids_it(course, capsys):
     assert main(["--course", str(course.root), "review", STUDENT]) == 0
     states = [line.split()[2] for line in capsys.readouterr().out.splitlines() if line[:2] == "20"]
     assert states == ["held", "accepted", "held", "rejected"]
+
+
+def test_a_grading_without_the_courses_steps_is_said_so(course):
+    """nbgrader's Autograde with its default steps (another configuration): the outcome says the
+    notebooks ran unconfined and unchecked, and never claims the sandbox."""
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+
+    config = course.config()
+    defaults = Autograde.class_traits()
+    config.Autograde.sanitize_preprocessors = defaults["sanitize_preprocessors"].default()
+    config.Autograde.autograde_preprocessors = defaults["autograde_preprocessors"].default()
+    config.CourseDirectory.assignment_id = course.assignment
+    config.CourseDirectory.student_id = STUDENT
+    config.Execute.timeout = SETTINGS["cell_timeout"]
+    converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
+    converter.force = True
+    converter.start()
+    row = outcome(course, STUDENT)
+    assert row["status"] == "flagged" and row["sandbox"] is False
+    assert sum("graded without the course's grading steps" in reason for reason in row["reasons"]) == 2
+
+
+def test_a_submission_without_a_known_time_is_reported(course):
+    """No timestamp.txt (an LMS download without times): the late policy could not be applied,
+    and the student's reasons say so."""
+    (course.submission(STUDENT) / "timestamp.txt").unlink()
+    reasons = outcome(course, STUDENT)["reasons"]
+    assert "no submission time (no timestamp.txt): the late policy could not be applied" in reasons

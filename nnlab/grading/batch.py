@@ -9,7 +9,6 @@ interrupted, to be graded first by the next run.
 With a Dask scheduler (`cluster`, or `c.Cluster.scheduler`), the submissions are graded by the
 cluster's workers instead (see `cluster`), with the same ledger, progress and summary.
 """
-import copy
 import logging
 import multiprocessing
 import os
@@ -27,7 +26,7 @@ from .intake import digest
 from .late import apply_due_date
 from .ledger import GRADED, INTERRUPTED, RUNNING, Ledger, course_key
 from ..results.outcome import STATUSES, submitted_students
-from .sandbox import SandboxUnavailable, check_sandbox, uid_for_slot
+from .sandbox import SandboxUnavailable, check_sandbox
 from . import cluster as on_cluster
 
 
@@ -89,30 +88,26 @@ def _check(course, students):
 def _run(course, todo, keys, jobs, ledger, config, out):
     context = multiprocessing.get_context("fork")
     queue, running, results = list(todo), {}, {}
-    free_slots = list(range(jobs))  # each running kernel has a sandbox uid of its own
     started = time.perf_counter()
     try:
         while queue or running:
             while queue and len(running) < jobs:
-                student, slot = queue.pop(0), free_slots.pop(0)
+                student = queue.pop(0)
                 ledger.record(student, {"status": RUNNING, "key": keys[student]})
                 receiver, sender = context.Pipe(duplex=False)
-                settings = copy.deepcopy(config)
-                settings.SandboxedKernelManager.uid = uid_for_slot(slot)
-                worker = context.Process(target=_work, args=(course, student, settings, sender),
+                worker = context.Process(target=_work, args=(course, student, config, sender),
                                          daemon=True)
                 worker.start()
                 sender.close()
-                running[worker.sentinel] = (student, worker, receiver, slot)
+                running[worker.sentinel] = (student, worker, receiver)
             for sentinel in wait(list(running)):
-                student, worker, receiver, slot = running.pop(sentinel)
-                free_slots.append(slot)
+                student, worker, receiver = running.pop(sentinel)
                 entry = _outcome(worker, receiver)
                 ledger.record(student, _ledger_entry(entry, keys[student]))
                 results[student] = entry
                 _progress(out, len(results), len(todo), student, entry, started, len(running))
     except KeyboardInterrupt:
-        for student, worker, _, _ in running.values():
+        for student, worker, _ in running.values():
             worker.terminate()
             worker.join()
             ledger.record(student, {"status": INTERRUPTED, "key": "",

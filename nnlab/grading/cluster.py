@@ -6,9 +6,11 @@ the course files (nbgrader_config.py, source/ and release/ of the assignment, sc
 batch), a gradebook holding only the assignment (built once per batch), the student's submitted
 files and the student's rows of the course's gradebook (earlier manual grades, review decisions).
 On the worker it builds a course root in a temporary folder and grades it with the same code as
-local grading (`submission.grade_submission`, in a forked process, sandboxed), against that
-folder's own SQLite gradebook. It returns the autograded notebooks, the records, the log and the
-student's rows, which the TA's side writes into the course root and, in one transaction per
+local grading (`submission.grade_submission`, in a forked process): nbgrader's Autograde with the
+course's nbgrader_config.py and its steps (`steps`: repairs, scan, sandboxed and guarded execution,
+records), each kernel claiming a sandbox identity of its own on the worker's machine
+(`sandbox.claim_identity`), against that folder's own SQLite gradebook. It returns the autograded
+notebooks, the records, the log and the student's rows, which the TA's side writes into the course root and, in one transaction per
 student, into the course's gradebook (SQLite or PostgreSQL) through nbgrader's API. Statuses are
 then derived on the TA's side, as for local grading.
 
@@ -19,7 +21,6 @@ students in flight recorded as interrupted.
 """
 import copy
 import ctypes
-import fcntl
 import logging
 import multiprocessing
 import os
@@ -36,7 +37,7 @@ from ..course import Course, CourseError
 from ..results.outcome import outcome
 from . import transfer
 from .ledger import INTERRUPTED, RUNNING
-from .sandbox import LOCK_DIR, SandboxUnavailable, check_sandbox, processes_of, uid_for_slot
+from .sandbox import SandboxUnavailable, check_sandbox
 
 try:
     from distributed import WorkerPlugin
@@ -45,8 +46,6 @@ except ImportError:  # the [cluster] extra is not installed: `connect` says so
 
 RESOURCE = "nnlab-sandbox"  # held by workers whose sandbox works: one unit per thread
 PLUGIN = "nnlab-sandbox-check"
-SLOT_BASE = 1000  # sandbox uids of cluster tasks: clear of a local batch's slots 0, 1, ...
-SLOTS = 256
 
 
 class Cluster(Configurable):
@@ -108,8 +107,8 @@ def _usable_threads(client, sandbox, out):
             out(f"worker {worker} refuses to grade: {why}")
     usable = sum(n for worker, n in client.nthreads().items() if not verdicts.get(worker))
     if not usable:
-        raise CourseError("no worker of the cluster can build the sandbox (see above); "
-                          "install bubblewrap there and run the workers as root")
+        raise CourseError("no worker of the cluster can build the sandbox (see above): fix "
+                          "that on the workers, or grade with --no-sandbox")
     return usable
 
 
@@ -305,7 +304,6 @@ def _in_child(course, student, config):
         try:
             receiver.close()
             _die_with_parent()
-            config.SandboxedKernelManager.uid = uid_for_slot(SLOT_BASE + _claim_slot())
             _work(course, student, config, sender)  # ends with os._exit
         finally:
             os._exit(1)
@@ -330,40 +328,6 @@ def _die_with_parent():
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() == 1:  # the worker died before prctl took effect
         os._exit(1)
-
-
-_slot_lock = None  # held for the child's life: its sandbox uid is its own on this machine
-
-
-def _claim_slot():
-    """A slot no other grading on this machine holds, whose uid no kernel uses now (several
-    workers, and other graders, may share the machine: each kernel needs a uid of its own)."""
-    global _slot_lock
-    os.makedirs(LOCK_DIR, exist_ok=True)
-    for slot in range(SLOTS):
-        handle = _locked(f"cluster-slot-{slot}.lock")
-        if handle is None:
-            continue
-        uid = uid_for_slot(SLOT_BASE + slot)
-        probe = _locked(f"uid-{uid}.lock")  # the kernel manager's own lock on the uid
-        if probe is None or processes_of(uid):
-            handle.close()
-            continue
-        probe.close()  # free now; the kernel manager takes it when it starts the kernel
-        _slot_lock = handle
-        return slot
-    raise SandboxUnavailable(f"all {SLOTS} sandbox slots of this machine are in use")
-
-
-def _locked(name):
-    """The lock file `name` of LOCK_DIR, open and locked, or None if another process holds it."""
-    handle = open(os.path.join(LOCK_DIR, name), "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    return handle
 
 
 def _task_cancelled():

@@ -28,7 +28,7 @@ from traitlets import Bool, Integer
 
 from .intake import is_provided
 from .sandbox import SandboxedKernelManager
-from .tampering import bound_names, guard_code
+from .tampering import bound_names, function_definitions, guard_code
 
 NOT_RUN = "NotRun"
 # Process groups of the kernels started in this process, for `kill_kernels`.
@@ -72,12 +72,15 @@ class GuardedExecute(Execute):
         self._deadline = monotonic() + self.time_budget
         self._kept = {}  # cell index -> bytes of output kept
         self._guarded = False  # whether the guard is installed in the kernel
+        self._locked = False  # whether the guard has locked the shell's hooks
         self._guard = f"_nnlab_guard_{uuid.uuid4().hex[:12]}"  # its name there
+        self._limit_noted = None  # the whole-kernel limit hit last noted in `events`
+        self.confinement = None  # the sandbox's limits in force (None: not sandboxed)
         try:
             return super().preprocess(nb, resources, km)
         finally:  # for steps.RecordOutcome
             resources["nnlab"] = {"events": self.events, "sandbox": self.sandbox,
-                                  "confinement": getattr(self, "confinement", "")}
+                                  "confinement": self.confinement or ""}
 
     def _get_timeout(self, cell):
         """The configured per-cell timeout, shortened to what is left of the budget."""
@@ -95,14 +98,15 @@ class GuardedExecute(Execute):
             cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
             return cell
         KERNEL_GROUPS.add(self.km.provisioner.pgid)
+        self.confinement = getattr(self.km, "confinement", None)
         kind = _kind(cell)
         await self._guard_before(cell, cell_index, kind)
         budget_bound = self._get_timeout(cell) < (super()._get_timeout(cell) or float("inf"))
         try:
             await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
-            self._stop(cell, cell_index, "died", "the kernel died while running this cell "
-                       "(os._exit, a crash, or a resource limit)")
+            self._stop(cell, cell_index, "died", self._limit_message(deadly=True) or "the kernel "
+                       "died while running this cell (os._exit, a crash, or a resource limit)")
             return cell
         except CellTimeoutError:
             await self._kill_kernel()
@@ -110,6 +114,7 @@ class GuardedExecute(Execute):
                        "its kernel was killed")
             return cell
         self._after(cell, cell_index, budget_bound)
+        self._note_limit(cell, cell_index)
         await self._guard_after(cell, cell_index, kind)
         return cell
 
@@ -118,6 +123,8 @@ class GuardedExecute(Execute):
         if not self._guarded:
             self._guarded = await self._silent(guard_code(self._guard)) is not None
         if kind == "student":
+            if not self._locked:  # from now on the shell's hooks are no one's to change
+                self._locked = await self._silent(f"{self._guard}.lock()") is not None
             return
         replaced = await self._check_guard(exclude=bound_names(cell.source))
         if replaced:
@@ -126,16 +133,21 @@ class GuardedExecute(Execute):
         await self._silent(f"{self._guard}_before = {self._guard}.snapshot(globals())")
 
     async def _guard_after(self, cell, cell_index, kind):
-        """A test during which student code replaced something scores nothing; what a course
-        cell set up is the course's own."""
-        if kind == "test" and self._stopped is None:
-            replaced = await self._check_guard(exclude=bound_names(cell.source))
-            if replaced:
-                message = f"{', '.join(replaced)} replaced while this test ran: it scores nothing"
-                self._note(cell, cell_index, "tampering", message)
-                cell.outputs.append(_error("TamperingDetected", message))
-        if kind != "student" and self._stopped is None:
-            await self._silent(f"{self._guard}.protect(globals(), {self._guard}_before)")
+        """A test during which student code replaced something scores nothing; a provided cell
+        during which it did is reported (student functions run there too); what a course cell
+        set up itself is the course's own."""
+        if kind == "student" or self._stopped is not None:
+            return
+        replaced = await self._check_guard(exclude=bound_names(cell.source),
+                                           definitions=function_definitions(cell.source))
+        if replaced and kind == "test":
+            message = f"{', '.join(replaced)} replaced while this test ran: it scores nothing"
+            self._note(cell, cell_index, "tampering", message)
+            cell.outputs.append(_error("TamperingDetected", message))
+        elif replaced:
+            self._note(cell, cell_index, "tampering", f"{', '.join(replaced)} replaced while "
+                       f"this cell ran; put back")
+        await self._silent(f"{self._guard}.protect(globals(), {self._guard}_before)")
 
     def _after(self, cell, cell_index, budget_bound):
         """Events of a cell that ran to its end: interrupted, or sys.exit()."""
@@ -155,6 +167,22 @@ class GuardedExecute(Execute):
             self._note(cell, cell_index, "processes", "could not start a process or thread "
                        "(BlockingIOError: a process limit)")
 
+    def _limit_message(self, deadly=False):
+        """What whole-kernel limit the sandbox saw the kernel hit, in words; None if none, or
+        if `deadly` and it was not one that kills (the process limit only refuses forks)."""
+        hit = getattr(self.km, "limit_hit", lambda: None)()
+        if hit is None or deadly and hit == "processes":
+            return None
+        return self.km.limit_message()
+
+    def _note_limit(self, cell, cell_index):
+        """A limit hit by a cell the kernel survived (the OOM killer took a child, a fork was
+        refused) is noted on the cell where it is first seen."""
+        hit = getattr(self.km, "limit_hit", lambda: None)()
+        if hit and hit != self._limit_noted:
+            self._limit_noted = hit
+            self._note(cell, cell_index, hit, self.km.limit_message())
+
     async def _silent(self, code, **expressions):
         """Run grader code in the kernel, unseen in the notebook; the reply, or None."""
         if self._stopped is not None:
@@ -166,16 +194,21 @@ class GuardedExecute(Execute):
         except Exception:  # a kernel that cannot answer is judged by the next real cell
             return None
 
-    async def _check_guard(self, exclude=()):
+    async def _check_guard(self, exclude=(), definitions=""):
         """What student code replaced since the guard last looked (put back meanwhile), but for
-        the names in `exclude`. A guard that is gone or does not answer counts as tampering."""
-        reply = await self._silent("pass", replaced=f"{self._guard}.check(globals(), True, "
-                                                    f"{sorted(exclude)!r})")
+        the names in `exclude`, and which of the functions in `definitions` (the source of a
+        course cell's own) are no longer those. A guard that is gone or does not answer counts
+        as tampering."""
+        checks = {"replaced": f"{self._guard}.check(globals(), True, {sorted(exclude)!r})"}
+        if definitions:
+            checks["redefined"] = f"{self._guard}.verify(globals(), {definitions!r})"
+        reply = await self._silent("pass", **checks)
         if self._stopped is not None:
             return []
         try:
-            result = reply["content"]["user_expressions"]["replaced"]
-            return ast.literal_eval(result["data"]["text/plain"])
+            results = reply["content"]["user_expressions"]
+            return sorted({name for key in checks
+                           for name in ast.literal_eval(results[key]["data"]["text/plain"])})
         except (KeyError, TypeError, ValueError, SyntaxError):
             return ["the grader's guard (removed or broken by student code)"]
 

@@ -62,13 +62,6 @@ def survey(release, submission):
     return found
 
 
-def repair(notebook, reference, label):
-    """Mend `notebook` in place against its release copy `reference`; returns what was found."""
-    notes = []
-    _repair(notebook, reference, label, notes)
-    return notes
-
-
 def stage(found, submission, destination):
     """Copy the notebooks to grade, under their proper names, and the submission's timestamp and
     exchange secret into `destination`."""
@@ -112,9 +105,12 @@ def _misnamed(reference, strays, found, name):
     return path
 
 
-def _repair(notebook, reference, label, notes):
-    """Give copies of graded cells and cells without metadata the metadata nbgrader needs, and
-    say which test cells were deleted or edited (nbgrader restores them from the gradebook)."""
+def repair(notebook, reference, label):
+    """Mend `notebook` in place against its release copy `reference`: give copies of graded cells
+    and cells without metadata the metadata nbgrader needs, put back deleted provided cells, and
+    say which test cells were deleted or edited (nbgrader restores them from the gradebook).
+    Returns what was found."""
+    notes = []
     _drop_duplicates(notebook, label, notes)
     _reattach(notebook, reference, label, notes)
     present = {cell.metadata["nbgrader"]["grade_id"]: cell for cell in notebook.cells
@@ -131,6 +127,7 @@ def _repair(notebook, reference, label, notes):
             notes.append(f"{label}: {kind} {meta['grade_id']} deleted (restored from the course)")
         elif mine.source.strip() != cell.source.strip():
             notes.append(f"{label}: {kind} {meta['grade_id']} edited (restored from the course)")
+    return notes
 
 
 def _restore(notebook, reference, cell):

@@ -113,6 +113,14 @@ def _statement_names(statement):
             if isinstance(node, ast.Name)}
 
 
+def function_definitions(source):
+    """The top-level function definitions of a cell, as source: what the guard defines again to
+    check that the cell's own functions are still the ones it defined."""
+    tree = parse(source)
+    return "\n\n".join(ast.unparse(node) for node in tree.body
+                       if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))) if tree else ""
+
+
 def bound_names(source):
     """Every name a cell's code may bind (assignments, loops, imports, defs), nested or not."""
     tree = parse(source)
@@ -232,6 +240,20 @@ def _nnlab_guard_factory():
                     namespace[name] = put_back(print_)
         return sorted(set(found + check_shell(restore)))
 
+    def verify(namespace, definitions):
+        # a course cell's own functions as the cell defined them: student code called later in
+        # that cell may have replaced them after their definition, before protect() adopts them
+        genuine = {}
+        exec(definitions, namespace, genuine)
+        found = []
+        for name, function in genuine.items():
+            code = getattr(namespace.get(name), "__code__", None)
+            if code is None or (code.co_code, code.co_names) != (function.__code__.co_code,
+                                                                 function.__code__.co_names):
+                found.append(name)
+                namespace[name] = function
+        return found
+
     shell = get_ipython()  # noqa: F821 (the kernel's)
     hooks = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
     # the shell's and the kernel's methods that run a cell, evaluate the grader's checks or
@@ -255,21 +277,26 @@ def _nnlab_guard_factory():
                                         name in vars(obj))
         return state
 
-    def remember_shell():
-        shell_state.update(hooks={h: list(getattr(shell, h)) for h in hooks},
-                           events={e: list(c) for e, c in shell.events.callbacks.items()},
-                           methods=method_state(), shell_class=type(shell))
+    def remember_hooks():
+        # the course's own cells may add hooks until student code first runs (matplotlib's
+        # inline backend registers its callbacks in the imports cell); after that, never
+        if not shell_state.get("locked"):
+            shell_state.update(hooks={h: list(getattr(shell, h)) for h in hooks},
+                               events={e: list(c) for e, c in shell.events.callbacks.items()})
+
+    def lock():
+        shell_state["locked"] = True
 
     def check_shell(restore):
         # how the shell that runs the tests was altered: code transformers, event hooks, its
         # run and traceback methods (and the kernel's), a trace function
         found = []
-        for name, original in shell_state["hooks"].items():
+        for name, original in shell_state["hooks"].items() if shell_state.get("locked") else ():
             if list(map(id, getattr(shell, name))) != list(map(id, original)):
                 found.append(f"IPython {name}")
                 if restore:
                     getattr(shell, name)[:] = original
-        for name, original in shell_state["events"].items():
+        for name, original in shell_state["events"].items() if shell_state.get("locked") else ():
             if list(map(id, shell.events.callbacks[name])) != list(map(id, original)):
                 found.append(f"IPython event {name}")
                 if restore:
@@ -300,17 +327,19 @@ def _nnlab_guard_factory():
         return {k: id(v) for k, v in namespace.items()}
 
     def protect(namespace, before):
-        # after a provided or test cell: what it set up (modules, names, shell hooks such as
-        # matplotlib's) is the course's own
+        # after a provided or test cell: what it set up (modules, names, hooks until student
+        # code first ran) is the course's own
         remember_modules()
-        remember_shell()
+        remember_hooks()
         for name, value in namespace.items():
             if not name.startswith("_") and before.get(name) != id(value):
                 protected[name] = fingerprint(value)
 
     remember_modules()
-    remember_shell()
-    return types.SimpleNamespace(check=check, snapshot=snapshot, protect=protect)
+    remember_hooks()
+    shell_state.update(methods=method_state(), shell_class=type(shell))  # never change
+    return types.SimpleNamespace(check=check, verify=verify, snapshot=snapshot, protect=protect,
+                                 lock=lock)
 
 _nnlab_guard = _nnlab_guard_factory()
 del _nnlab_guard_factory

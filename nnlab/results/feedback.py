@@ -24,7 +24,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
 from ..grading.ledger import Ledger
-from .outcome import graded_students
+from .outcome import class_students, graded_students
 
 REMOVED = "[a line of a hidden test was removed here]"
 KEPT_DATA = ("text/plain", "image/png", "image/jpeg")
@@ -68,10 +68,18 @@ def redact(text, secret):
     return "\n".join(REMOVED if any(s in _squeeze(line) for s in secret) else line for line in lines)
 
 
-@lru_cache(maxsize=8)
 def secret_lines(root, source_dir, release_dir, assignment):
     """Lines (whitespace removed) of the hidden tests and mark schemes of the source notebooks
     that appear nowhere in the released notebooks."""
+    notebooks = tuple(sorted((path, path.stat().st_mtime_ns) for kind in (source_dir, release_dir)
+                             for path in (Path(root) / kind / assignment).glob("*.ipynb")))
+    return _secret_lines(Path(root), source_dir, release_dir, assignment, notebooks)
+
+
+@lru_cache(maxsize=8)
+def _secret_lines(root, source_dir, release_dir, assignment, notebooks):
+    """secret_lines, computed once per version of the notebooks (`notebooks`: their paths and
+    modification times), as a formgrader process lives through edits of the course."""
     def lines_of(kind, regions):
         found = set()
         for path in sorted((root / kind / assignment).glob("*.ipynb")):
@@ -90,7 +98,7 @@ def generate_feedback(course, students=None, out=print):
     feedback are named with the reason. Returns the students whose feedback was written."""
     graded = graded_students(course)
     chosen = sorted(graded) if not students else [s for s in students if s in graded]
-    for student in sorted(set(students or ()) - set(chosen)):
+    for student in sorted(set(students or class_students(course)) - set(chosen)):
         out(f"{student}: no feedback ({_why_not(course, student)})")
     written = []
     for student in chosen:

@@ -32,11 +32,13 @@ def submitted_students(course):
 
 def class_students(course):
     """Everyone the class view shows: a submission, a ledger entry or a gradebook submission."""
-    with Gradebook(course.db_url) as gradebook:
-        try:
-            rows = {s.student.id for s in gradebook.find_assignment(course.assignment).submissions}
-        except MissingEntry:
-            rows = set()
+    rows = set()
+    if course.has_gradebook():
+        with Gradebook(course.db_url) as gradebook:
+            try:
+                rows = {s.student.id for s in gradebook.find_assignment(course.assignment).submissions}
+            except MissingEntry:
+                pass
     return sorted(set(submitted_students(course)) | set(Ledger(course).entries) | rows)
 
 
@@ -56,8 +58,10 @@ def outcome(course, student, ledger=None):
            "confinement": ""}
     if entry.get("status") in (RUNNING, INTERRUPTED, "failed"):  # the last batch says it all
         return dict(row, status=entry["status"], reasons=entry.get("reasons", []))
-    with Gradebook(course.db_url) as gradebook:
-        graded = _gradebook_part(gradebook, course, student, row)
+    graded = False
+    if course.has_gradebook():
+        with Gradebook(course.db_url) as gradebook:
+            graded = _gradebook_part(gradebook, course, student, row)
     if not graded:
         return dict(row, reasons=["not graded yet: run nnlab grade"])
     return _status_part(course, student, row)
@@ -115,7 +119,7 @@ def _status_part(course, student, row):
         flagged |= bool(record["findings"]) or any(e["kind"] == "tampering" for e in events)
         sandboxes.append(bool(record.get("sandbox")))
         limits.append(record.get("confinement", ""))
-    for name, why in row["held"].items():
+    for name in row["held"]:
         flagged = True
         reasons.append(f"{name}.ipynb: autograded points held for review (nnlab review "
                        f"{student} --accept | --reject)")

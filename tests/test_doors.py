@@ -1,0 +1,534 @@
+"""Every nbgrader door is as safe as `nnlab grade`: formgrader's buttons through its HTTP API,
+nbgrader's exchange as a second, ordinary user, `nbgrader validate` as a student runs it, and
+formgrader's pages as headless Chromium renders them.
+
+One course copy for the whole module; each student is graded once:
+- "hostile" (patches the checks while a test runs) by formgrader's Autograde button;
+- "late" (submitted 1 d 9 h late) by `nnlab grade`, before the exchange is set up;
+- a second Unix user, who fetches and submits through the exchange, by `nnlab grade` after it.
+"""
+import ast
+import hashlib
+import json
+import math
+import os
+import pwd
+import re
+import secrets
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+from dateutil import parser as date_parser
+from nbgrader.api import Gradebook
+
+from nnlab.grading.batch import grade_class
+from nnlab.authoring.demo import DEMO, manifest
+from nnlab.results.export import write_csv
+from nnlab.authoring.fill import cell_sources, fill, graded_functions
+from nnlab.grading.ledger import course_key
+from nnlab.results.outcome import outcome
+
+from conftest import (CHROMIUM, REPO, chromium_dom, copy_course, files_under, fill_solutions, nbgrader,
+                      page_text)
+
+SETTINGS, STUDENTS = manifest()
+DEMO_STUDENTS = {s["id"]: s for s in STUDENTS}
+HOSTILE = "hostile"
+HOSTILE_FILES = ["regularization/classic.py", "batchnorm/classic.py", "hostile/patch_checks_in_call.py"]
+LATE = "late"
+BIN = Path(sys.executable).parent
+MIN_LINE = 12  # characters (whitespace removed) for a secret line to be telling
+
+
+# ------------------------------------------------------------------------------ helpers
+
+def squeeze(text):
+    return re.sub(r"\s+", "", text)
+
+
+def secret_lines(course):
+    """Squeezed lines of hidden tests and mark schemes that neither release/ nor a solution shows."""
+    secret, public = set(), set()
+    for path in course.notebooks("source"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            inside = None
+            for line in cell.source.splitlines():
+                if re.search(r"BEGIN (HIDDEN TESTS|MARK SCHEME)", line):
+                    inside = "secret"
+                elif re.search(r"END (HIDDEN TESTS|MARK SCHEME)", line):
+                    inside = None
+                elif re.search(r"BEGIN SOLUTION", line):
+                    inside = "solution"
+                elif re.search(r"END SOLUTION", line):
+                    inside = None
+                elif inside == "secret":
+                    secret.add(squeeze(line))
+                elif inside == "solution":
+                    public.add(squeeze(line))
+    for path in course.folder("release").rglob("*"):
+        if path.is_file() and path.suffix in (".ipynb", ".py"):
+            text = path.read_text()
+            if path.suffix == ".ipynb":
+                text = "\n".join(c.source for c in nbformat.reads(text, as_version=4).cells)
+            public |= {squeeze(line) for line in text.splitlines()}
+    return {line for line in secret - public if len(line) >= MIN_LINE}
+
+
+def leaks(paths, secret):
+    """(file, line) for each secret line in the text of these files, whitespace ignored."""
+    found = []
+    for path in paths:
+        text = squeeze(page_text(path.read_text(errors="replace")))
+        found += [(str(path), line) for line in secret if line in text]
+        found += [(str(path), marker) for marker in ("HIDDENTESTS", "MARKSCHEME") if marker in text]
+    return found
+
+
+# ------------------------------------------------------------------------------ the course
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A course copy, the late and hostile submissions, and "late" graded by `nnlab grade`."""
+    course = copy_course(tmp_path_factory.mktemp("doors"))
+    nbgrader(course, "generate_assignment", course.assignment, "--force")
+    late = DEMO_STUDENTS["late"]
+    fill(course, late["files"], LATE, date_parser.parse(late["submitted"]))
+    fill(course, [DEMO / "students" / f for f in HOSTILE_FILES], HOSTILE,
+         date_parser.parse(SETTINGS["submitted"]))
+    # the course's own limits, as the other doors use (the demo's 30 s per cell is too tight for
+    # the training cells of a correct notebook on a busy host)
+    graded = grade_class(course, [LATE], out=lambda line: None)
+    assert graded[LATE]["status"] == "late", graded
+    course.key_before_exchange = course_key(course)
+    course.before = files_under(course.folder("source"))
+    return course
+
+
+# ------------------------------------------------------------------------------ formgrader
+
+class Formgrader:
+    """A `jupyter server` with formgrader, run from the course root, and a client of its API."""
+
+    def __init__(self, course, folder):
+        self.course, self.token = course, secrets.token_hex(16)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "jupyter-server.log"
+        env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+                   JUPYTER_CONFIG_DIR=str(folder / "config"), JUPYTER_RUNTIME_DIR=str(folder / "runtime"))
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                [str(BIN / "jupyter"), "server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+                 f"--port={self.port}", f"--IdentityProvider.token={self.token}",
+                 f"--ServerApp.root_dir={course.root}"],
+                cwd=course.root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if self.call("GET", "/formgrader/api/status", timeout=5) == {"status": True}:
+                    break
+            except (OSError, urllib.error.URLError):
+                pass
+            assert self.process.poll() is None, f"jupyter server exited:\n{self.log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"formgrader did not start:\n{self.log.read_text()[-3000:]}"
+            time.sleep(0.5)
+
+    def call(self, method, path, body=None, timeout=600):
+        """An API request as formgrader's buttons make it, authenticated by the token."""
+        data = None if body is None else json.dumps(body).encode()
+        if data is None and method in ("POST", "PUT"):
+            data = b""
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Authorization": f"token {self.token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read().decode())
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def formgrader(course, tmp_path_factory):
+    server = Formgrader(course, tmp_path_factory.mktemp("formgrader"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def hostile_autograded(course, formgrader):
+    """The hostile submission graded by formgrader's per-student Autograde button."""
+    gradebook_before = (course.root / "gradebook.db").stat().st_size
+    result = formgrader.call("POST", f"/formgrader/api/submission/{course.assignment}/{HOSTILE}/autograde")
+    return result, gradebook_before
+
+
+def test_formgrader_autograde_button_grades_sandboxed_with_the_course_steps(course, hostile_autograded):
+    """The Autograde button on hostile code: flagged, points held, sandboxed, records written."""
+    result, _ = hostile_autograded
+    assert result["success"], result.get("error") or result.get("log")
+    row = outcome(course, HOSTILE)
+    assert row["status"] == "flagged", row
+    assert "batchnorm" in row["held"], row["held"]
+    assert row["sandbox"] is True
+    assert any("replaced while this test ran" in reason for reason in row["reasons"]), row["reasons"]
+    records = sorted(p.name for p in (course.root / "grading" / "records" / HOSTILE).glob("*.json"))
+    assert records == ["batchnorm.json", "regularization.json"]
+    assert all(json.loads((course.root / "grading" / "records" / HOSTILE / name).read_text())["sandbox"]
+               for name in records)
+    with Gradebook(course.db_url) as gradebook:
+        notebook = gradebook.find_submission_notebook("batchnorm", course.assignment, HOSTILE)
+        assert notebook.flagged is True
+        held_cells = [g for g in notebook.grades if g.cell_type == "code"]
+        assert held_cells and all(g.needs_manual_grade and g.manual_score == 0 for g in held_cells)
+
+
+def test_formgrader_lists_the_hostile_notebook_as_flagged(course, formgrader, hostile_autograded):
+    """formgrader's own listing of the notebook's submissions shows the flag."""
+    listed = {s["student"]: s for s in formgrader.call(
+        "GET", f"/formgrader/api/submitted_notebooks/{course.assignment}/batchnorm")}
+    assert listed[HOSTILE]["flagged"] is True
+    assert listed[LATE]["flagged"] is False
+
+
+def test_formgrader_autograde_leaves_source_and_gradebook_intact(course, formgrader, hostile_autograded):
+    """source/ is byte for byte as before, and the gradebook still answers for every student."""
+    assert files_under(course.folder("source")) == course.before
+    with sqlite3.connect(course.root / "gradebook.db") as database:
+        assert database.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    with Gradebook(course.db_url) as gradebook:
+        submissions = gradebook.find_assignment(course.assignment).submissions
+        assert {s.student.id for s in submissions} >= {HOSTILE, LATE}
+    assert formgrader.call("GET", f"/formgrader/api/submission/{course.assignment}/{LATE}")["student"] == LATE
+
+
+def test_manual_score_on_a_late_written_answer_recomputes_the_penalty(course, formgrader):
+    """A written answer graded in formgrader: the late penalty and the CSV follow the new total."""
+    with Gradebook(course.db_url) as gradebook:
+        submission = gradebook.find_submission(course.assignment, LATE)
+        seconds = submission.total_seconds_late
+        notebook = next(n for n in submission.notebooks
+                        if any(g.cell_type != "code" and g.max_score for g in n.grades))
+        notebook_id, name = notebook.id, notebook.name
+        score_before, penalty_before = notebook.score, notebook.late_submission_penalty
+    days = math.ceil(seconds / 86400)
+    assert days == 2  # 2026-12-06 09:30 against 2026-12-04 23:59
+    assert penalty_before == pytest.approx(0.1 * days * score_before)
+
+    grades = formgrader.call("GET", f"/formgrader/api/grades?submission_id={notebook_id}")
+    written = next(g for g in grades if g["auto_score"] is None and g["max_score"] > 0)
+    assert written["manual_score"] is None
+    formgrader.call("PUT", f"/formgrader/api/grade/{written['id']}",
+                    {"manual_score": written["max_score"], "extra_credit": None})
+
+    with Gradebook(course.db_url) as gradebook:
+        notebook = gradebook.find_submission_notebook(name, course.assignment, LATE)
+        assert notebook.score == pytest.approx(score_before + written["max_score"])
+        assert notebook.late_submission_penalty == pytest.approx(0.1 * days * notebook.score)
+        assert notebook.late_submission_penalty > penalty_before
+        submission = gradebook.find_submission(course.assignment, LATE)
+        total = submission.score - submission.late_submission_penalty
+    rows = {row["student"]: row for row in write_csv(course, course.root / "grades.csv")}
+    assert rows[LATE]["total"] == pytest.approx(total)
+    with open(course.root / "grades.csv") as handle:
+        line = next(line for line in handle if line.startswith(f"{LATE},"))
+    assert line.split(",")[2] == f"{total:g}"
+
+
+# ------------------------------------------------------------------------------ the exchange
+
+def _usable_by(user, python):
+    """Whether `user` can run `python` and import nbgrader with it."""
+    check = subprocess.run(["runuser", "-u", user, "--", "env", "-i", "HOME=/tmp", python, "-c",
+                            "import nbgrader"], capture_output=True, text=True)
+    return check.returncode == 0
+
+
+def student_venv(user):
+    """bin/ of a Python with nbgrader that `user` can run: ours, or a venv of the system Python
+    with pyproject.toml's pins, kept in /tmp between sessions (built once, ~40 s)."""
+    if _usable_by(user, sys.executable):
+        return BIN
+    with open(REPO / "pyproject.toml", "rb") as handle:
+        pins = [d for d in tomllib.load(handle)["project"]["dependencies"]
+                if d.split("==")[0] in ("nbgrader", "sqlalchemy", "alembic", "nbclient", "nbformat")]
+    for base in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        probe = subprocess.run(["runuser", "-u", user, "--", base, "-c", "import venv"],
+                               capture_output=True) if Path(base).exists() else None
+        if probe and probe.returncode == 0:
+            break
+    else:
+        pytest.skip(f"no Python that the user {user} can run")
+    key = hashlib.sha256(json.dumps([base, pins]).encode()).hexdigest()[:12]
+    venv = Path(tempfile.gettempdir()) / f"nnlab-student-venv-{key}"
+    if not (venv / ".complete").is_file():
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
+        installed = subprocess.run([str(BIN / "pip"), "--python", str(venv / "bin" / "python"),
+                                    "install", "--quiet", *pins], capture_output=True, text=True)
+        assert installed.returncode == 0, installed.stderr[-3000:]
+        os.chmod(venv, 0o755)
+        (venv / ".complete").touch()
+    assert _usable_by(user, str(venv / "bin" / "python"))
+    return venv / "bin"
+
+
+class Student:
+    """An ordinary Unix user with a home and a working folder of their own."""
+
+    def __init__(self):
+        self.name = f"nnlab{secrets.token_hex(4)}"
+        self.home = Path(tempfile.mkdtemp(prefix="nnlab-student-home-"))
+        subprocess.run(["useradd", "--no-create-home", "--home-dir", str(self.home),
+                        "--shell", "/usr/sbin/nologin", self.name], check=True, capture_output=True)
+        self.work = self.home / "work"
+        self.work.mkdir()
+        self.chown()
+        self.bin = None
+
+    def chown(self):
+        entry = pwd.getpwnam(self.name)
+        for path in (self.home, *self.home.rglob("*")):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def run(self, *args):
+        """`nbgrader ARGS` as this user, in their working folder; returns its output."""
+        result = subprocess.run(
+            ["runuser", "-u", self.name, "--", "env", "-i", f"HOME={self.home}", "LANG=C.UTF-8",
+             f"PATH={self.bin}:/usr/bin:/bin", str(self.bin / "nbgrader"), *args],
+            cwd=self.work, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, f"nbgrader {' '.join(args)} as {self.name} failed:\n" \
+                                       f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+        return result.stdout + result.stderr
+
+    def remove(self):
+        subprocess.run(["userdel", self.name], capture_output=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def exchange(course):
+    """A world-writable, sticky exchange root, added to nbgrader_config.py after grading."""
+    root = Path(tempfile.mkdtemp(prefix="nnlab-exchange-"))
+    os.chmod(root, 0o1777)
+    with open(course.root / "nbgrader_config.py", "a") as config:
+        config.write(f"\n# the exchange, set up after grading\nc.Exchange.root = {str(root)!r}\n")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def student(course, exchange):
+    """A second user who fetches the assignment, puts the solutions in, and submits."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
+        pytest.skip("making a second user needs root, useradd and runuser")
+    user = Student()
+    try:
+        user.bin = student_venv(user.name)
+        course_id = course.config().CourseDirectory.course_id
+        (user.work / "nbgrader_config.py").write_text(
+            f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\n"
+            f"c.CourseDirectory.course_id = {course_id!r}\n")
+        user.chown()
+        nbgrader(course, "release_assignment", course.assignment, "--force")
+        user.run("fetch_assignment", course.assignment)
+        fill_solutions(user.work / course.assignment, course)
+        user.chown()
+        user.run("submit", course.assignment)
+        nbgrader(course, "collect", course.assignment)
+        user.graded = grade_class(course, [LATE, user.name], out=lambda line: None)
+        yield user
+    finally:
+        user.remove()
+
+
+def test_exchange_setup_does_not_regrade_the_class(course, student):
+    """c.Exchange.root keeps the course key (nothing regraded); c.Execute.timeout changes it."""
+    assert course_key(course) == course.key_before_exchange
+    assert set(student.graded) == {student.name}  # "late" was left as graded before
+    config = course.root / "nbgrader_config.py"
+    text = config.read_text()
+    try:
+        config.write_text(text + "\nc.Execute.timeout = 181\n")
+        assert course_key(course) != course.key_before_exchange
+    finally:
+        config.write_text(text)
+    assert course_key(course) == course.key_before_exchange
+
+
+def test_exchange_student_is_graded_in_full_without_a_warning(course, student):
+    """The collected submission (timestamp and secret included) grades ok, full marks."""
+    folder = course.submission(student.name)
+    assert (folder / "submission_secret.txt").is_file() and (folder / "timestamp.txt").is_file()
+    row = outcome(course, student.name)
+    assert row["status"] == "ok", row["reasons"]
+    assert not any("submission_secret" in reason for reason in row["reasons"])
+    assert row["sandbox"] is True
+    assert all(score == top for score, top in row["scores"].values() if score is not None)
+
+
+def _fetch_feedback(course, student):
+    """`nbgrader fetch_feedback` as the student; returns the HTML files they got."""
+    shutil.rmtree(student.work / course.assignment / "feedback", ignore_errors=True)
+    student.run("fetch_feedback", course.assignment)
+    return sorted((student.work / course.assignment / "feedback").rglob("*.html"))
+
+
+def test_feedback_by_the_command_line_keeps_hidden_tests_out(course, student, exchange):
+    """generate_feedback, release_feedback, fetch_feedback: no hidden-test or mark-scheme line."""
+    nbgrader(course, "generate_feedback", course.assignment, "--student", student.name, "--force")
+    nbgrader(course, "release_feedback", course.assignment, "--student", student.name)
+    fetched = _fetch_feedback(course, student)
+    assert sorted(p.name for p in fetched) == ["batchnorm.html", "regularization.html"]
+    assert "Hidden test passed." in page_text(fetched[0].read_text())
+    secret = secret_lines(course)
+    assert len(secret) > 30  # the check has something to look for
+    released = sorted((exchange / course.config().CourseDirectory.course_id / "feedback").glob("*.html"))
+    assert len(released) == 2
+    own = sorted((course.root / "feedback" / student.name).rglob("*.html"))
+    assert leaks(fetched + released + own, secret) == []
+    # the check finds what it looks for: the autograded notebooks hold the hidden tests
+    assert leaks(sorted((course.root / "autograded" / student.name).rglob("*.ipynb")), secret)
+
+
+def test_feedback_by_formgrader_buttons_keeps_hidden_tests_out(course, formgrader, student, exchange):
+    """formgrader's Generate feedback and Release feedback buttons, then fetch_feedback."""
+    for action in ("generate_feedback", "release_feedback"):
+        result = formgrader.call("POST", f"/formgrader/api/assignment/{course.assignment}/"
+                                         f"{student.name}/{action}")
+        assert result["success"], result.get("error") or result.get("log")
+    fetched = _fetch_feedback(course, student)
+    assert sorted(p.name for p in fetched) == ["batchnorm.html", "regularization.html"]
+    feedback = sorted((course.root / "feedback").rglob("*.html"))
+    released = sorted((exchange / course.config().CourseDirectory.course_id / "feedback").glob("*.html"))
+    assert {p.parent.parent.name for p in feedback} >= {student.name}
+    assert leaks(fetched + released + feedback, secret_lines(course)) == []
+
+
+# ------------------------------------------------------------------------------ nbgrader validate
+
+@pytest.fixture(scope="module")
+def validated(course, tmp_path_factory):
+    """`nbgrader validate` output on the release, the solution and a ddof=1 forward (batchnorm)."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    bug = {}
+    for path in (DEMO / "students/batchnorm/classic.py", DEMO / "students/batchnorm/bugs/variance_ddof1.py"):
+        bug.update(cell_sources(path.read_text())[0])
+    running = {}
+    for case in ("release", "correct", "buggy"):  # at once: each is mostly waiting on its kernel
+        folder = tmp_path_factory.mktemp(f"validate-{case}") / course.assignment
+        shutil.copytree(course.folder("release"), folder)
+        if case == "correct":
+            fill_solutions(folder, course)
+        elif case == "buggy":
+            notebook = nbformat.read(folder / "batchnorm.ipynb", as_version=4)
+            for name, cell in graded_functions(notebook).items():
+                cell.source = bug[name]
+            nbformat.write(notebook, folder / "batchnorm.ipynb")
+        log = open(folder.parent / "validate.log", "w+")
+        running[case] = (log, subprocess.Popen([str(BIN / "nbgrader"), "validate", "batchnorm.ipynb"],
+                                               cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT))
+    outputs = {}
+    for case, (log, process) in running.items():
+        process.wait(timeout=900)
+        log.seek(0)
+        outputs[case] = log.read()
+        log.close()
+        assert process.returncode == 0, outputs[case][-3000:]  # validate exits 0 even on failures
+    return outputs
+
+
+def _hints(course, grade_id):
+    """The hint strings of a test cell's checks, as written in the source notebook."""
+    path = course.folder("source") / "batchnorm.ipynb"
+    cell = next(c for c in nbformat.read(path, as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    code = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+    return [k.value.value for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Call)
+            for k in node.keywords if k.arg == "hint" and isinstance(k.value, ast.Constant)]
+
+
+def test_validate_untouched_release_says_what_is_not_done(validated):
+    """The release fails where graded functions are called, with NotImplementedError."""
+    out = validated["release"]
+    assert re.search(r"VALIDATION FAILED ON \d+ CELL\(S\)", out), out[-3000:]
+    assert "NotImplementedError" in out
+
+
+def test_validate_correct_answer_passes(validated):
+    out = validated["correct"]
+    assert "Success! Your notebook passes all the tests." in out, out[-3000:]
+    assert "VALIDATION FAILED" not in out
+
+
+def test_validate_buggy_answer_shows_the_failed_check(validated):
+    """A ddof=1 variance fails the train-mode test, whose message names what is wrong."""
+    out = validated["buggy"]
+    assert re.search(r"VALIDATION FAILED ON \d+ CELL\(S\)", out), out[-3000:]
+    assert "the standard deviations of out is wrong" in out
+
+
+def test_validate_output_is_clean_and_hints_are_whole(course, validated):
+    """No float-conversion warning, no message or hint line cut with "...", the failed check's
+    hint in full (validate cuts long lines of code too, which the student has in front of them)."""
+    for case, out in validated.items():
+        assert "cannot be converted to" not in out, case
+        cut = [line for line in out.splitlines() if line.rstrip().endswith("...")
+               and re.match(r"\s*(\w+Error: |Hint: )", line)]
+        assert cut == [], (case, cut[:5])
+    hints = _hints(course, "batchnorm_forward_train")
+    assert hints
+    shown = squeeze(validated["buggy"])
+    assert any(squeeze(f"Hint: {hint}") in shown for hint in hints), hints
+
+
+# ------------------------------------------------------------------------------ Chromium
+
+def table_rows(dom):
+    """{student id: the HTML of their row} of a formgrader submissions table."""
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", dom, flags=re.S)
+    return {m.group(1): row for row in rows
+            for m in [re.search(r'class="name-shown"[^>]*>([^<]+)</a>', row)] if m}
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is installed by `make test`")
+def test_formgrader_pages_show_the_flagged_submission_in_a_browser(course, formgrader, hostile_autograded,
+                                                                   tmp_path):
+    """Headless Chromium: the grading page shows the tampering verdict, the list the flag."""
+    profile = tmp_path / "profile"
+    # log in as a TA does, by opening the server with its token: formgrader's own pages opened with
+    # ?token= set the login cookie for their own folder only, and their API calls are then refused
+    assert '"started"' in chromium_dom(f"{formgrader.url}/api/status?token={formgrader.token}", profile)
+    with Gradebook(course.db_url) as gradebook:
+        notebook_id = gradebook.find_submission_notebook("batchnorm", course.assignment, HOSTILE).id
+    text = page_text(chromium_dom(f"{formgrader.url}/formgrader/submissions/{notebook_id}/"
+                                  f"?token={formgrader.token}", profile))
+    assert "batchnorm_backward_alt" in text  # the notebook is rendered
+    assert "np.allclose = lambda" in text  # the student's own code, for the TA to see
+    assert "replaced while this test ran: it scores nothing" in text
+    rows = table_rows(chromium_dom(f"{formgrader.url}/formgrader/gradebook/{course.assignment}/batchnorm/",
+                                   profile))
+    assert {HOSTILE, LATE} <= set(rows), rows.keys()
+    flagged = {student for student, row in rows.items()
+               if re.search(r'class="[^"]*\bflagged\b[^"]*"[^>]*><span class="glyphicon glyphicon-flag"', row)}
+    assert flagged == {HOSTILE}
+    assert re.search(r'class="text-center score"[^>]*>0 / ', rows[HOSTILE])
+    assert re.search(r'needs-manual-grade"[^>]*><span class="glyphicon glyphicon-ok"', rows[HOSTILE])
