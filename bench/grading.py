@@ -26,8 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import copy_course  # noqa: E402 (tests/ holds the course-copy helper)
-from servers import DaskCluster  # noqa: E402 (and the test servers)
+from conftest import DaskCluster, copy_course  # noqa: E402 (tests/ holds these helpers)
 
 from nnlab.autograde import nbgrader_command  # noqa: E402
 from nnlab.authoring.demo import DEMO  # noqa: E402

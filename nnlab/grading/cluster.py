@@ -38,6 +38,7 @@ from ..results.outcome import outcome
 from . import transfer
 from .ledger import INTERRUPTED, RUNNING
 from .sandbox import SandboxUnavailable, check_sandbox
+from .submission import _short as short_error
 
 try:
     from distributed import WorkerPlugin
@@ -173,7 +174,8 @@ def _collect(course, gradebook, student, future):
         raise _SchedulerLost() from None
     except Exception as error:  # the task itself failed, twice (e.g. its workers died)
         return {"status": "failed", "scores": None,
-                "reasons": [f"grading on the cluster failed: {_short(error)}"]}
+                "reasons": [f"grading on the cluster failed: {type(error).__name__}: "
+                            f"{short_error(error)}"]}
     _write_files(course, student, result["files"])
     if result["entry"]["status"] == "failed":  # nothing graded: the ledger says why
         return result["entry"]
@@ -217,11 +219,6 @@ def _course_bundle(course, gradebook):
         transfer.create_assignment(f"sqlite:///{folder}/gradebook.db", definition)
         template = (Path(folder) / "gradebook.db").read_bytes()
     return {"assignment": course.assignment, "files": files, "gradebook": template}
-
-
-def _short(error):
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[-1][:200]}" if lines else type(error).__name__
 
 
 # ------------------------------------------------------------------ the worker's side
