@@ -28,6 +28,12 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 COURSE_FILES = ("nbgrader_config.py", "source", "release", "solutions")
 
 
+def sigint_by_default():
+    """`preexec_fn` of a child that a test stops with SIGINT, as Ctrl-C in a terminal would: a
+    shell's background job (and whatever it starts) inherits SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def nbgrader(course, *args):
     """Run an `nbgrader` command in the course folder; fail the test with its log if it fails."""
     result = nbgrader_command(course, *args)
