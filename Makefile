@@ -1,5 +1,5 @@
 # `make demo`: build release/ and solutions/, then grade the bundled demo class.
-# `make test`: the test suite. Both create .venv and install the Debian tools they need on first use.
+# `make test`: the test suite. Both create .venv (with the [cluster] extra) and install the Debian tools they need on first use.
 VENV := .venv
 BIN := $(VENV)/bin
 # nbgrader needs alembic (a console script of the venv) on PATH when it creates a gradebook
@@ -12,7 +12,7 @@ APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive
 $(BIN)/.installed: pyproject.toml | /usr/share/doc/python3-venv
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,cluster]'
 	touch $@
 
 # bubblewrap confines the kernels that run student code; chromium renders feedback in a test
@@ -21,6 +21,10 @@ $(BIN)/.installed: pyproject.toml | /usr/share/doc/python3-venv
 
 /usr/bin/chromium:
 	$(APT) update -qq && $(APT) install -y -qq chromium
+
+# the cluster tests run a real PostgreSQL server for the shared gradebook
+/usr/lib/postgresql:
+	$(APT) update -qq && $(APT) install -y -qq postgresql
 
 # Debian's python3 makes a venv only with python3-venv; the sandbox tests also build one for the
 # ordinary user they create, from /usr/bin/python3
@@ -33,7 +37,7 @@ demo: $(BIN)/.installed /usr/bin/bwrap
 release: $(BIN)/.installed
 	$(BIN)/nnlab release
 
-test: $(BIN)/.installed /usr/bin/bwrap /usr/bin/chromium /usr/share/doc/python3-venv
+test: $(BIN)/.installed /usr/bin/bwrap /usr/bin/chromium /usr/share/doc/python3-venv /usr/lib/postgresql
 	$(BIN)/python -m pytest
 
 clean-class:

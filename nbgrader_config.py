@@ -62,3 +62,8 @@ keep_penalties_current(c)
 # and a cell's output beyond this many bytes is dropped.
 c.GuardedExecute.time_budget = 600
 c.GuardedExecute.output_limit = 1_000_000
+
+# Grading on a Dask cluster and a gradebook shared by several TAs (README: "Grading on a
+# cluster"): the scheduler `nnlab grade` sends the submissions to, and the gradebook's database.
+# c.Cluster.scheduler = "tcp://scheduler.example.org:8786"
+# c.CourseDirectory.db_url = "postgresql+psycopg://ta@db.example.org/nn_course"

@@ -6,9 +6,12 @@
   with nbclient alone, one after the other (target <= 1.15x);
 - the sandbox's cost: `nnlab grade --jobs 1` over `nnlab grade --jobs 1 --no-sandbox`, as the
   user running the benchmark (root: kernels switched to a sandbox uid) and, with `--user NAME`
-  when run as root, as that ordinary user (rootless: kernels in a user namespace); target <= 1.1x.
+  when run as root, as that ordinary user (rootless: kernels in a user namespace); target <= 1.1x;
+- on a Dask cluster on this machine (Dask's LocalCluster of one-thread worker processes): one
+  worker over two workers (target >= 1.8x on 2 cores), and two workers over `nnlab grade --jobs 2`
+  (the cluster's overhead per submission, target <= 1.1x).
 
-Run: .venv/bin/python bench/grading.py [--students 8] [--user NAME]
+Run: .venv/bin/python bench/grading.py [--students 8] [--user NAME] [--only cluster]
 (`--user` needs a Python environment that user can run: a .venv made from /usr/bin/python3.)
 """
 import argparse
@@ -62,7 +65,30 @@ def nnlab_grade(course, jobs, sandbox=True, user=None):
     if user:  # alembic (a console script of the venv) must be on PATH
         command = ["runuser", "-u", user, "--", "env", "-i", "LANG=C.UTF-8",
                    f"PATH={Path(sys.executable).parent}:/usr/bin:/bin", *command]
-    return timed(command, course)
+    return graded(course, timed(command, course))
+
+
+def graded(course, seconds):
+    """`seconds`, once sure that every submission was graded in full (a grading that failed
+    quickly would flatter the time)."""
+    from nnlab.results.export import class_rows
+
+    broken = {r["student"]: r["reasons"] for r in class_rows(course)
+              if r["status"] in ("failed", "incomplete", "interrupted")}
+    if broken:
+        sys.exit(f"not graded in full: {broken}")
+    return seconds
+
+
+def cluster_grade(course, workers):
+    """`nnlab grade --cluster` on a fresh local Dask cluster of `workers` one-thread worker
+    processes (their start is not timed)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        return graded(course, timed([sys.executable, "-m", "nnlab.cli", "grade", "--force",
+                                     "--cluster", cluster.scheduler_address], course))
 
 
 def as_user(course, user):
@@ -88,22 +114,31 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=8)
     parser.add_argument("--user", help="as root: also grade as this ordinary user (rootless)")
+    parser.add_argument("--only", choices=["cluster"], help="only the cluster's measurements")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         course = Course(ROOT).copy_to(Path(folder))
         build(course)
         make_class(course, args.students)
-        serial = plain_serial(course)
         parallel = nnlab_grade(course, 2)
-        one = nnlab_grade(course, 1)
-        unconfined = nnlab_grade(course, 1, sandbox=False)
-        bare = execute_only(course)
-        if args.user:
-            as_user(course, args.user)
-            user_one = nnlab_grade(course, 1, user=args.user)
-            user_unconfined = nnlab_grade(course, 1, sandbox=False, user=args.user)
+        cluster_one = cluster_grade(course, 1)
+        cluster_two = cluster_grade(course, 2)
+        if not args.only:
+            serial = plain_serial(course)
+            one = nnlab_grade(course, 1)
+            unconfined = nnlab_grade(course, 1, sandbox=False)
+            bare = execute_only(course)
+            if args.user:
+                as_user(course, args.user)
+                user_one = nnlab_grade(course, 1, user=args.user)
+                user_unconfined = nnlab_grade(course, 1, sandbox=False, user=args.user)
     n = args.students
     print(f"\n{n} submissions, {os.cpu_count()} cores")
+    print(f"Dask cluster, 1 worker           {cluster_one:7.1f} s")
+    print(f"Dask cluster, 2 workers          {cluster_two:7.1f} s   speed-up {cluster_one / cluster_two:.2f}x (target >= 1.8x)")
+    print(f"nnlab grade --jobs 2 (local)     {parallel:7.1f} s   cluster overhead {cluster_two / parallel:.2f}x (target <= 1.1x)")
+    if args.only:
+        return
     print(f"plain serial nbgrader autograde  {serial:7.1f} s")
     print(f"nnlab grade --jobs 2             {parallel:7.1f} s   speed-up {serial / parallel:.2f}x (target >= 1.8x)")
     print(f"nnlab grade --jobs 1             {one:7.1f} s   {one / n:.1f} s per submission")

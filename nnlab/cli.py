@@ -26,6 +26,9 @@ def main(argv=None):
                        help="grade again even the submissions unchanged since their last grading")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code unconfined, with your rights (the report says so)")
+    grade.add_argument("--cluster", metavar="ADDRESS", help="grade on the Dask cluster whose "
+                       "scheduler is at ADDRESS, e.g. tcp://host:8786 (default: the course's "
+                       "c.Cluster.scheduler; none: on this machine)")
     grade.add_argument("--cell-timeout", type=_positive, help="seconds per cell (default: the "
                        "course's Execute.timeout)")
     grade.add_argument("--time-budget", type=_positive, help="seconds per notebook (default: the "
@@ -81,7 +84,7 @@ def _run(args):
             config["GuardedExecute"] = {"time_budget": args.time_budget}
         try:
             grade_class(course, args.students, args.jobs, args.force, config,
-                        sandbox=not args.no_sandbox)
+                        sandbox=not args.no_sandbox, cluster=args.cluster)
         except KeyboardInterrupt:
             return 130
     elif args.command == "export":

@@ -39,9 +39,11 @@ class Course:
     # what the course is made of; everything else in its folder is class data
     FILES = ("nbgrader_config.py", "source", "release", "solutions")
 
-    def __init__(self, root=None, assignment=ASSIGNMENT):
+    def __init__(self, root=None, assignment=ASSIGNMENT, db_url=None):
         self.root = find_root(root)
         self.assignment = assignment
+        self._db_url = db_url  # None: the course's own (see db_url)
+        self._found_gradebook = False
 
     def folder(self, kind):
         """The assignment's folder under source/, release/, solutions/, autograded/, ..."""
@@ -49,11 +51,57 @@ class Course:
 
     @property
     def db_url(self):
-        return f"sqlite:///{self.root / 'gradebook.db'}"
+        """The gradebook's SQLAlchemy URL: `c.CourseDirectory.db_url` when the course sets one
+        (e.g. a PostgreSQL database shared by several TAs), else gradebook.db in the root."""
+        if self._db_url is None:
+            self._db_url = self.config().CourseDirectory.get("db_url") or \
+                f"sqlite:///{self.root / 'gradebook.db'}"
+        return self._db_url
 
     def has_gradebook(self):
-        """Whether the gradebook exists (opening a missing one would create an empty one)."""
-        return (self.root / "gradebook.db").is_file()
+        """Whether the gradebook exists (opening a missing one would create an empty one): the
+        SQLite file, or nbgrader's tables in the database `db_url` names (once found, that is
+        remembered; an unreachable database counts as none)."""
+        from sqlalchemy import create_engine, inspect
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import SQLAlchemyError
+
+        url = make_url(self.db_url)
+        if url.get_backend_name() == "sqlite":
+            return bool(url.database) and Path(url.database).is_file()
+        if not self._found_gradebook:
+            engine = create_engine(url)
+            try:
+                self._found_gradebook = inspect(engine).has_table("assignment")
+            except SQLAlchemyError:
+                return False
+            finally:
+                engine.dispose()
+        return self._found_gradebook
+
+    def check_gradebook(self):
+        """Raise CourseError unless the gradebook can be reached and holds the released
+        assignment; never creates a gradebook."""
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import SQLAlchemyError
+
+        url = make_url(self.db_url)
+        not_released = CourseError("the assignment is not released yet: run `nnlab release` first")
+        if url.get_backend_name() == "sqlite" and not self.has_gradebook():
+            raise not_released
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                found = connection.execute(text("select 1 from assignment where name = :name"),
+                                           {"name": self.assignment}).first()
+        except SQLAlchemyError as error:
+            raise CourseError(f"cannot use the gradebook {url.render_as_string(hide_password=True)}: "
+                              f"{_first_line(error)}") from None
+        finally:
+            engine.dispose()
+        if found is None:
+            raise not_released
 
     def submission(self, student):
         """submitted/<student>/<assignment>/"""
@@ -119,6 +167,11 @@ class Course:
         finally:
             os.chdir(old_cwd)
             os.environ["PATH"] = old_path
+
+
+def _first_line(error):
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _check(result, step):

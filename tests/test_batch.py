@@ -25,7 +25,8 @@ from nnlab.authoring.fill import fill
 from nnlab.results.report import write_report
 from nnlab.grading.sandbox import UID_BASE, processes_of
 
-from conftest import CHROMIUM, REPO, chromium_dom, copy_course, page_text, released_copy
+from conftest import (CHROMIUM, REPO, chromium_dom, copy_course, page_text, released_copy,
+                      sigint_by_default)
 from test_release import secret_lines
 
 SETTINGS, STUDENTS = manifest()
@@ -154,8 +155,7 @@ def test_ctrl_c_leaves_a_consistent_gradebook_and_the_next_run_finishes(small_cl
     gone, the ledger says who is not graded, and the next run grades exactly those."""
     process = subprocess.Popen([sys.executable, "-m", "nnlab.cli", "--course", str(small_class.root),
                                 "grade", "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               # as a terminal would: a shell's background job inherits SIGINT ignored
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               preexec_fn=sigint_by_default)
     ledger = small_class.root / "grading" / "status.json"
     deadline = time.time() + 120
     while time.time() < deadline and not (ledger.is_file() and "running" in ledger.read_text()):

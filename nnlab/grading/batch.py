@@ -5,6 +5,9 @@ a worker starts in milliseconds and whatever a submission does dies with its wor
 their own student's rows to the gradebook through nbgrader; the batch process alone writes the
 ledger. On Ctrl-C the running workers and their kernels are killed and their students recorded as
 interrupted, to be graded first by the next run.
+
+With a Dask scheduler (`cluster`, or `c.Cluster.scheduler`), the submissions are graded by the
+cluster's workers instead (see `cluster`), with the same ledger, progress and summary.
 """
 import logging
 import multiprocessing
@@ -24,22 +27,25 @@ from .late import apply_due_date
 from .ledger import GRADED, INTERRUPTED, RUNNING, Ledger, course_key
 from ..results.outcome import STATUSES, submitted_students
 from .sandbox import SandboxUnavailable, check_sandbox
+from . import cluster as on_cluster
 
 
 def grade_class(course, students=None, jobs=None, force=False, config=None, sandbox=True,
-                out=print):
+                out=print, cluster=None):
     """Grade the named students (default: every submission) that changed since their last
     grading, or all of them with `force`; `config` adds to nbgrader's configuration, e.g.
     {"Execute": {"timeout": 30}}. Student code runs in the sandbox unless `sandbox` is False.
+    `cluster`: the address of a Dask scheduler to grade on (default: the course's, if any).
     Returns {student: ledger entry} of those graded."""
     everyone = _check(course, students)
-    if sandbox:
+    address = on_cluster.scheduler_address(course, cluster)
+    if not sandbox:
+        out("WARNING: grading without the sandbox: student code runs with your rights")
+    elif not address:  # a cluster's workers check their own sandbox
         try:
             check_sandbox()
         except SandboxUnavailable as error:
             raise CourseError(str(error)) from None
-    else:
-        out("WARNING: grading without the sandbox: student code runs with your rights")
     apply_due_date(course)
     ledger = Ledger(course)
     key = f"{course_key(course)}:{'sandboxed' if sandbox else 'unconfined'}"
@@ -50,11 +56,15 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
             f"(--force grades them again)")
     if not todo:
         return {}
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    out(f"grading {len(todo)} submission{'s' * (len(todo) != 1)}, {jobs} at a time")
     config = Config(config or {})
     config.GuardedExecute.sandbox = sandbox
-    results = _run(course, todo, keys, jobs, ledger, config, out)
+    if address:
+        report = _reporter(out, len(todo))
+        results = on_cluster.run(course, todo, keys, address, ledger, config, out, report)
+    else:
+        jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+        out(f"grading {len(todo)} submission{'s' * (len(todo) != 1)}, {jobs} at a time")
+        results = _run(course, todo, keys, jobs, ledger, config, out)
     _summary(results, out)
     return results
 
@@ -62,8 +72,9 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
 def _check(course, students):
     if not course.folder("source").is_dir():
         raise CourseError(f"no assignment {course.assignment!r} under {course.root / 'source'}")
-    if not course.notebooks("release") or not course.has_gradebook():
+    if not course.notebooks("release"):
         raise CourseError("the assignment is not released yet: run `nnlab release` first")
+    course.check_gradebook()
     everyone = submitted_students(course)
     if not everyone:
         raise CourseError(f"no submissions under {course.root / 'submitted'}/<student>/"
@@ -154,6 +165,16 @@ def _progress(out, done, total, student, entry, started, running):
     left = elapsed / done * (total - done)
     out(f"[{done:>{len(str(total))}}/{total}] {student:<28} {entry['status']:<10} "
         f"{got:>5}/{top:<3g} {entry.get('seconds', 0):>5.1f} s   (~{left / 60:.0f} min left)")
+
+
+def _reporter(out, total):
+    """A progress line per finished submission, for graders that report one at a time."""
+    started, done = time.perf_counter(), []
+
+    def report(student, entry, running):
+        done.append(student)
+        _progress(out, len(done), total, student, entry, started, running)
+    return report
 
 
 def _summary(results, out):

@@ -35,7 +35,7 @@ REVIEWS = Table(
 
 def latest(gradebook, assignment, student, notebook):
     """The last row of a notebook's history (a mapping), or None."""
-    _ensure_table(gradebook)
+    ensure_table(gradebook)
     query = (select(REVIEWS).where(REVIEWS.c.assignment == assignment, REVIEWS.c.student == student,
                                    REVIEWS.c.notebook == notebook).order_by(REVIEWS.c.id.desc()).limit(1))
     row = gradebook.db.execute(query).mappings().first()
@@ -44,7 +44,7 @@ def latest(gradebook, assignment, student, notebook):
 
 def history(gradebook, assignment, student):
     """Every row of a student's history, oldest first."""
-    _ensure_table(gradebook)
+    ensure_table(gradebook)
     query = (select(REVIEWS).where(REVIEWS.c.assignment == assignment, REVIEWS.c.student == student)
              .order_by(REVIEWS.c.id))
     return [dict(row) for row in gradebook.db.execute(query).mappings()]
@@ -113,7 +113,13 @@ def _record(gradebook, ids, fingerprint, state, reasons, by):
         at=datetime.now(timezone.utc).isoformat(timespec="seconds")))
 
 
-def _ensure_table(gradebook):
+def add_rows(gradebook, rows):
+    """Append history rows read with `history` (from another gradebook) to this gradebook's."""
+    for row in rows:
+        gradebook.db.execute(REVIEWS.insert().values(**{k: v for k, v in row.items() if k != "id"}))
+
+
+def ensure_table(gradebook):
     if not getattr(gradebook, "_nnlab_review_table", False):
         _metadata.create_all(gradebook.engine, checkfirst=True)
         gradebook._nnlab_review_table = True

@@ -1,0 +1,339 @@
+"""`nnlab grade --cluster tcp://HOST:8786`: every submission graded by a worker of a running Dask
+cluster, one task per submission.
+
+Workers share nothing with the TA's machine but the network. A task carries what grading needs:
+the course files (nbgrader_config.py, source/ and release/ of the assignment, scattered once per
+batch), a gradebook holding only the assignment (built once per batch), the student's submitted
+files and the student's rows of the course's gradebook (earlier manual grades, review decisions).
+On the worker it builds a course root in a temporary folder and grades it with the same code as
+local grading (`submission.grade_submission`, in a forked process): nbgrader's Autograde with the
+course's nbgrader_config.py and its steps (`steps`: repairs, scan, sandboxed and guarded execution,
+records), each kernel claiming a sandbox identity of its own on the worker's machine
+(`sandbox.claim_identity`), against that folder's own SQLite gradebook. It returns the autograded
+notebooks, the records, the log and the student's rows, which the TA's side writes into the course root and, in one transaction per
+student, into the course's gradebook (SQLite or PostgreSQL) through nbgrader's API. Statuses are
+then derived on the TA's side, as for local grading.
+
+Faults: a worker that cannot build the sandbox never gets the resource that grading tasks require
+(`SandboxCheck`), and says why; a task whose worker dies is run again once (the scheduler's
+allowed-failures is set to 1), then recorded as failed; a lost scheduler stops the batch, its
+students in flight recorded as interrupted.
+"""
+import copy
+import ctypes
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+from traitlets import Unicode
+from traitlets.config import Configurable
+
+from ..course import Course, CourseError
+from ..results.outcome import outcome
+from . import transfer
+from .ledger import INTERRUPTED, RUNNING
+from .sandbox import SandboxUnavailable, check_sandbox
+from .submission import _short as short_error
+
+try:
+    from distributed import WorkerPlugin
+except ImportError:  # the [cluster] extra is not installed: `connect` says so
+    WorkerPlugin = object
+
+RESOURCE = "nnlab-sandbox"  # held by workers whose sandbox works: one unit per thread
+PLUGIN = "nnlab-sandbox-check"
+
+
+class Cluster(Configurable):
+    """`c.Cluster.scheduler` in nbgrader_config.py: the Dask scheduler `nnlab grade` sends the
+    submissions to ("" grades on this machine). Not a grading setting: changing it regrades
+    nothing."""
+
+    scheduler = Unicode("", help="address of a running Dask scheduler, e.g. tcp://host:8786"
+                        ).tag(config=True)
+
+
+def scheduler_address(course, given=None):
+    """The scheduler to use: `given` (the command line), else the course's, else None."""
+    return given or Cluster(config=course.config()).scheduler or None
+
+
+def run(course, todo, keys, address, ledger, config, out, report):
+    """Grade `todo` on the cluster at `address`, as batch._run does locally; `report(student,
+    entry, in_flight)` shows progress. Returns {student: entry}."""
+    client = connect(address)
+    try:
+        slots = _usable_threads(client, config.GuardedExecute.sandbox, out)
+        out(f"grading {len(todo)} submissions on the Dask cluster at {address} "
+            f"({slots} workers' threads)")
+        return _grade_all(client, address, course, todo, keys, ledger, config, slots, out, report)
+    finally:
+        if client.status != "running":  # the scheduler is gone: closing cuts the client's
+            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)  # retries, noisily
+        client.close()
+
+
+def connect(address):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CourseError("grading on a cluster needs Dask: pip install 'nnlab[cluster]'") from None
+    try:
+        client = Client(address, timeout=20, set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise CourseError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+    # A submission whose worker dies is graded again elsewhere once; a second death fails it.
+    client.run_on_scheduler(_allow_one_failure)
+    return client
+
+
+def _allow_one_failure(dask_scheduler):
+    dask_scheduler.allowed_failures = 1
+
+
+def _usable_threads(client, sandbox, out):
+    """Threads of the workers that can grade; says which refuse, and why. Raises CourseError
+    when none can."""
+    if not sandbox:
+        return sum(client.nthreads().values()) or 1
+    client.register_plugin(SandboxCheck(), name=PLUGIN)
+    verdicts = client.run(_verdict)
+    for worker, why in sorted(verdicts.items()):
+        if why:
+            out(f"worker {worker} refuses to grade: {why}")
+    usable = sum(n for worker, n in client.nthreads().items() if not verdicts.get(worker))
+    if not usable:
+        raise CourseError("no worker of the cluster can build the sandbox (see above): fix "
+                          "that on the workers, or grade with --no-sandbox")
+    return usable
+
+
+def _grade_all(client, address, course, todo, keys, ledger, config, slots, out, report):
+    from distributed import as_completed
+    from nbgrader.api import Gradebook
+
+    queue, futures, results = list(todo), {}, {}
+    restriction = {RESOURCE: 1} if config.GuardedExecute.sandbox else None
+    with Gradebook(course.db_url) as gradebook:
+        shared = client.scatter(_course_bundle(course, gradebook), broadcast=False)
+        pending = as_completed(loop=client.loop)
+
+        def submit_more():  # a bounded window: submissions are shipped as workers free up
+            while queue and len(futures) < 2 * slots:
+                student = queue.pop(0)
+                ledger.record(student, {"status": RUNNING, "key": keys[student]})
+                rows = transfer.student_rows(gradebook, course.assignment, student)
+                gradebook.db.commit()  # end the read: an open one would lock SQLite writers out
+                files = transfer.pack(course.root, [course.submission(student).relative_to(course.root)])
+                future = client.submit(grade_remote, shared, student, files, rows, config,
+                                       key=f"nnlab-grade-{student}-{time.time_ns()}", pure=False,
+                                       retries=1, resources=restriction)
+                futures[future] = student
+                pending.add(future)
+
+        try:
+            submit_more()
+            for future in pending:
+                student = futures[future]
+                entry = _collect(course, gradebook, student, future)
+                del futures[future]  # only now: a student whose results are not in is in flight
+                ledger.record(student, _ledger_entry(entry, keys[student]))
+                results[student] = entry
+                report(student, entry, len(futures))
+                submit_more()
+        except BaseException as error:
+            _stop(client, futures, ledger)
+            if isinstance(error, KeyboardInterrupt):
+                out(f"\ninterrupted: {len(results)} graded, {len(futures) + len(queue)} not "
+                    f"graded (the next `nnlab grade` grades them)")
+            if isinstance(error, _SchedulerLost):
+                raise CourseError(f"lost the Dask scheduler at {address}: "
+                                  f"{len(results)} graded; "
+                                  f"the {len(futures) + len(queue)} others are not graded: run "
+                                  f"nnlab grade again") from None
+            raise
+    return results
+
+
+class _SchedulerLost(Exception):
+    pass
+
+
+def _collect(course, gradebook, student, future):
+    """The finished task's files and rows into the course; the student's entry."""
+    from distributed.client import FutureCancelledError
+
+    try:
+        result = future.result()
+    except FutureCancelledError:  # nnlab cancels only when it stops: the scheduler cancelled it
+        raise _SchedulerLost() from None
+    except Exception as error:  # the task itself failed, twice (e.g. its workers died)
+        return {"status": "failed", "scores": None,
+                "reasons": [f"grading on the cluster failed: {type(error).__name__}: "
+                            f"{short_error(error)}"]}
+    _write_files(course, student, result["files"])
+    if result["entry"]["status"] == "failed":  # nothing graded: the ledger says why
+        return result["entry"]
+    transfer.write_student_rows(gradebook, course.assignment, student, result["rows"])
+    entry = outcome(course, student, ledger={})
+    return dict(entry, seconds=result["entry"].get("seconds", 0), worker=result["worker"])
+
+
+def _write_files(course, student, files):
+    """Replace the student's autograded folder and records with the worker's, keep its log."""
+    for folder in (course.root / "autograded" / student,
+                   course.root / "grading" / "records" / student):
+        shutil.rmtree(folder, ignore_errors=True)
+    transfer.unpack(files, course.root)
+
+
+def _stop(client, futures, ledger):
+    """Ctrl-C or a lost scheduler: the students in flight are interrupted."""
+    try:
+        client.cancel(list(futures), force=True)
+    except Exception:  # the scheduler may be gone
+        pass
+    for student in futures.values():
+        ledger.record(student, {"status": INTERRUPTED, "key": "",
+                                "reasons": ["grading was interrupted; run nnlab grade again"]})
+
+
+def _ledger_entry(entry, key):
+    from .batch import _ledger_entry
+
+    return _ledger_entry(entry, key)
+
+
+def _course_bundle(course, gradebook):
+    """What every task needs of the course: its files and a gradebook holding the assignment."""
+    files = transfer.pack(course.root, ["nbgrader_config.py",
+                                        course.folder("source").relative_to(course.root),
+                                        course.folder("release").relative_to(course.root)])
+    definition = transfer.assignment_definition(gradebook, course.assignment)
+    with tempfile.TemporaryDirectory(prefix="nnlab-template-") as folder:
+        transfer.create_assignment(f"sqlite:///{folder}/gradebook.db", definition)
+        template = (Path(folder) / "gradebook.db").read_bytes()
+    return {"assignment": course.assignment, "files": files, "gradebook": template}
+
+
+# ------------------------------------------------------------------ the worker's side
+
+class SandboxCheck(WorkerPlugin):
+    """Worker plugin: gives the worker the resource grading tasks require only if it can build
+    the sandbox; otherwise keeps the reason, which `nnlab grade` prints. Also imports nbgrader
+    once, before grading forks."""
+
+    verdict = "not checked yet"
+
+    async def setup(self, worker):
+        import asyncio
+
+        self.verdict = await asyncio.get_running_loop().run_in_executor(None, _prepare_worker)
+        if not self.verdict:
+            await worker.set_resources(**{RESOURCE: worker.state.nthreads})
+
+
+def _prepare_worker():
+    """'' if this worker can grade sandboxed, else why not."""
+    from . import submission  # noqa: F401 (nbgrader imported once per worker, not per task)
+
+    try:
+        check_sandbox()
+    except SandboxUnavailable as error:
+        return str(error)
+    return ""
+
+
+def _verdict(dask_worker):
+    plugin = dask_worker.plugins.get(PLUGIN)
+    return plugin.verdict if plugin is not None else "the sandbox check did not run"
+
+
+def grade_remote(shared, student, files, rows, config):
+    """The task: grade one submission in a temporary course root on this worker."""
+    root = Path(tempfile.mkdtemp(prefix="nnlab-cluster-"))
+    try:
+        transfer.unpack(shared["files"], root)
+        transfer.unpack(files, root)
+        (root / "gradebook.db").write_bytes(shared["gradebook"])
+        db_url = f"sqlite:///{root / 'gradebook.db'}"
+        course = Course(root, shared["assignment"], db_url=db_url)
+        return _grade_here(course, student, rows, config, db_url)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _grade_here(course, student, rows, config, db_url):
+    from distributed import get_worker
+    from nbgrader.api import Gradebook
+
+    shipped = 0
+    if rows:
+        with Gradebook(db_url) as gradebook:
+            transfer.write_student_rows(gradebook, course.assignment, student, rows)
+        shipped = len(rows["reviews"])
+    settings = copy.deepcopy(config)
+    settings.CourseDirectory.db_url = db_url  # never the course's shared database
+    entry = _in_child(course, student, settings)
+    with Gradebook(db_url) as gradebook:
+        graded = transfer.student_rows(gradebook, course.assignment, student)
+    if graded:
+        graded["reviews"] = graded["reviews"][shipped:]  # only what this grading added
+    keep = [Path("autograded") / student, Path("grading") / "records" / student,
+            Path("grading") / "logs" / f"{student}.log"]
+    return {"entry": entry, "rows": graded, "files": transfer.pack(course.root, keep),
+            "worker": get_worker().address}
+
+
+def _in_child(course, student, config):
+    """Grade in a forked process, as a local batch does: whatever the submission does dies with
+    it, and its output goes to the student's log. The child dies with this worker."""
+    from .batch import _work
+
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    pid = os.fork()
+    if pid == 0:  # the child: it must never return into the worker's code
+        try:
+            receiver.close()
+            _die_with_parent()
+            _work(course, student, config, sender)  # ends with os._exit
+        finally:
+            os._exit(1)
+    sender.close()
+    try:
+        while not receiver.poll(1):
+            if _task_cancelled():
+                os.kill(pid, signal.SIGTERM)
+        entry = receiver.recv()
+    except EOFError:
+        entry = None
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if entry is None:
+        return {"status": "failed", "scores": None, "reasons": [
+            f"the grading process ended without a result (wait status {status})"]}
+    return entry
+
+
+def _die_with_parent():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the worker died before prctl took effect
+        os._exit(1)
+
+
+def _task_cancelled():
+    """Whether the scheduler let go of the task this thread runs (Ctrl-C on the TA's side)."""
+    try:
+        from distributed import get_worker
+        from distributed.worker import thread_state
+
+        task = get_worker().state.tasks.get(thread_state.key)
+        return task is None or task.state in ("cancelled", "released", "forgotten")
+    except Exception:  # not in a worker's task thread
+        return False

@@ -1,0 +1,139 @@
+"""What travels between the TA's course and a cluster worker, which share nothing but the network:
+files as {relative path: bytes}, the assignment's definition (a gradebook to grade against) and one
+student's rows of the gradebook (scores, comments, flags, review history).
+
+Rows are written through nbgrader's Gradebook API. Its methods commit after every change;
+`one_transaction` turns those commits into flushes, so that a student's rows are committed together
+or not at all (a crash leaves the old grades or the new ones, never a mix).
+"""
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from ..results import review
+
+GRADE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
+COMMENT_FIELDS = ("auto_comment", "manual_comment")
+# The cells of a notebook in the gradebook: nbgrader's method that adds one, and its fields.
+CELLS = {"grade_cells": ("add_grade_cell", ("max_score", "cell_type")),
+         "solution_cells": ("add_solution_cell", ()),
+         "task_cells": ("add_task_cell", ("max_score", "cell_type")),
+         "source_cells": ("add_source_cell", ("cell_type", "locked", "source", "checksum"))}
+
+
+def pack(root, paths):
+    """{path relative to `root`: bytes} of the files at or under `paths` (relative to `root`).
+    Symbolic links are left out: a student's link must not ship the TA's files."""
+    files = {}
+    for relative in paths:
+        path = Path(root) / relative
+        found = [path] if path.is_file() else sorted(path.rglob("*")) if path.is_dir() else []
+        for file in found:
+            if file.is_file() and not file.is_symlink() and "__pycache__" not in file.parts:
+                files[file.relative_to(root).as_posix()] = file.read_bytes()
+    return files
+
+
+def unpack(files, root):
+    """Write packed `files` under `root`, refusing paths that would leave it."""
+    for relative, data in files.items():
+        parts = PurePosixPath(relative).parts
+        if PurePosixPath(relative).is_absolute() or ".." in parts:
+            raise ValueError(f"refused to write {relative!r} outside {root}")
+        path = Path(root).joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+@contextmanager
+def one_transaction(gradebook):
+    """Everything done through `gradebook` inside the block is committed at its end, or rolled
+    back if it raises."""
+    session = gradebook.db
+    session.commit = session.flush
+    try:
+        yield gradebook
+    except BaseException:
+        del session.commit
+        session.rollback()
+        raise
+    del session.commit
+    session.commit()
+
+
+def assignment_definition(gradebook, assignment):
+    """The assignment as `generate_assignment` stored it: due date, notebooks and their cells."""
+    found = gradebook.find_assignment(assignment)
+    return {"name": found.name, "duedate": found.duedate, "course_id": found.course_id,
+            "notebooks": [{"name": notebook.name, "kernelspec": notebook.kernelspec,
+                           **{kind: [{"name": cell.name, **{f: getattr(cell, f) for f in fields}}
+                                     for cell in getattr(notebook, kind)]
+                              for kind, (_, fields) in CELLS.items()}}
+                          for notebook in found.notebooks]}
+
+
+def create_assignment(db_url, definition):
+    """A gradebook at `db_url` holding the assignment of `definition` (see above)."""
+    name = definition["name"]
+    _alembic_on_path()  # nbgrader runs it when it creates a gradebook
+    with Gradebook(db_url, definition["course_id"]) as gradebook, one_transaction(gradebook):
+        gradebook.add_assignment(name, duedate=definition["duedate"], course_id=definition["course_id"])
+        for notebook in definition["notebooks"]:
+            gradebook.add_notebook(notebook["name"], name, kernelspec=notebook["kernelspec"])
+            for kind, (method, _) in CELLS.items():
+                for cell in notebook[kind]:
+                    fields = {k: v for k, v in cell.items() if k != "name"}
+                    getattr(gradebook, method)(cell["name"], notebook["name"], name, **fields)
+
+
+def _alembic_on_path():
+    folder = str(Path(sys.executable).parent)
+    if folder not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")
+
+
+def student_rows(gradebook, assignment, student):
+    """The student's submission rows and review history, or None if never graded."""
+    try:
+        submission = gradebook.find_submission(assignment, student)
+    except MissingEntry:
+        return None
+    return {"timestamp": submission.timestamp, "extension": submission.extension,
+            "notebooks": {notebook.name: {
+                "flagged": notebook.flagged,
+                "late_submission_penalty": notebook.late_submission_penalty,
+                "grades": {g.name: {f: getattr(g, f) for f in GRADE_FIELDS} for g in notebook.grades},
+                "comments": {c.name: {f: getattr(c, f) for f in COMMENT_FIELDS}
+                             for c in notebook.comments}}
+                for notebook in submission.notebooks},
+            "reviews": review.history(gradebook, assignment, student)}
+
+
+def write_student_rows(gradebook, assignment, student, rows):
+    """Write what `student_rows` read (its review rows are appended to the history), in one
+    transaction."""
+    review.ensure_table(gradebook)  # its own connection: SQLite would lock it out of the transaction
+    with one_transaction(gradebook):
+        gradebook.update_or_create_student(student)
+        fields = {k: rows[k] for k in ("timestamp", "extension") if rows[k] is not None}
+        with gradebook.db.no_autoflush:  # nbgrader builds the new rows before adding them
+            submission = gradebook.update_or_create_submission(assignment, student, **fields)
+        for notebook in submission.notebooks:
+            saved = rows["notebooks"].get(notebook.name)
+            if saved is None:
+                continue
+            notebook.flagged = saved["flagged"]
+            notebook.late_submission_penalty = saved["late_submission_penalty"]
+            for grade in notebook.grades:
+                _assign(grade, saved["grades"].get(grade.name, {}))
+            for comment in notebook.comments:
+                _assign(comment, saved["comments"].get(comment.name, {}))
+        review.add_rows(gradebook, rows["reviews"])
+
+
+def _assign(row, values):
+    for field, value in values.items():
+        setattr(row, field, value)

@@ -1,0 +1,68 @@
+"""What travels between the course and a cluster worker: files, the assignment's definition, a
+student's rows, written in one transaction."""
+import pytest
+from nbgrader.api import Gradebook
+
+from nnlab.grading import transfer
+
+DEFINITION = {"name": "a1", "duedate": None, "course_id": "default_course", "notebooks": [{
+    "name": "nb", "kernelspec": None,
+    "grade_cells": [{"name": "t1", "max_score": 2.0, "cell_type": "code"},
+                    {"name": "q1", "max_score": 1.0, "cell_type": "markdown"}],
+    "solution_cells": [{"name": "q1"}], "task_cells": [],
+    "source_cells": [{"name": "t1", "cell_type": "code", "locked": True, "source": "assert f()",
+                      "checksum": "c1"}]}]}
+
+
+def rows(auto, manual, reviews=()):
+    return {"timestamp": None, "extension": None, "reviews": list(reviews), "notebooks": {"nb": {
+        "flagged": bool(reviews), "late_submission_penalty": 0.0,
+        "grades": {"t1": {"auto_score": auto, "manual_score": None, "extra_credit": None,
+                          "needs_manual_grade": False},
+                   "q1": {"auto_score": None, "manual_score": manual, "extra_credit": None,
+                          "needs_manual_grade": manual is None}},
+        "comments": {"q1": {"auto_comment": None, "manual_comment": "clear"}}}}}
+
+
+REVIEW = {"id": 1, "assignment": "a1", "student": "s1", "notebook": "nb", "fingerprint": "f",
+          "state": "held", "reasons": "[]", "by": "grader", "at": "2026-11-29T00:00:00+00:00"}
+
+
+@pytest.fixture()
+def db_url(tmp_path):
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    transfer.create_assignment(url, DEFINITION)
+    return url
+
+
+def test_the_assignment_and_a_students_rows_survive_the_trip(db_url):
+    with Gradebook(db_url) as gradebook:
+        assert transfer.assignment_definition(gradebook, "a1") == DEFINITION
+        assert transfer.student_rows(gradebook, "a1", "s1") is None  # never graded
+        transfer.write_student_rows(gradebook, "a1", "s1", rows(2.0, 0.5, [REVIEW]))
+    with Gradebook(db_url) as gradebook:
+        assert transfer.student_rows(gradebook, "a1", "s1") == rows(2.0, 0.5, [REVIEW])
+        assert gradebook.find_submission("a1", "s1").score == 2.5
+
+
+def test_a_failed_write_leaves_the_old_grades(db_url):
+    """The second write fails after its grades were flushed: none of it is kept."""
+    with Gradebook(db_url) as gradebook:
+        transfer.write_student_rows(gradebook, "a1", "s1", rows(2.0, 0.5))
+        with pytest.raises(Exception):
+            transfer.write_student_rows(gradebook, "a1", "s1", rows(0.0, 1.0, [{"no_such_column": 1}]))
+    with Gradebook(db_url) as gradebook:
+        assert transfer.student_rows(gradebook, "a1", "s1") == rows(2.0, 0.5)
+
+
+def test_files_pack_and_unpack_without_links_or_escapes(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "f.txt").write_text("x")
+    (tmp_path / "secret").write_text("s")
+    (tmp_path / "a" / "link").symlink_to(tmp_path / "secret")
+    files = transfer.pack(tmp_path, ["a", "missing"])
+    assert files == {"a/b/f.txt": b"x"}
+    transfer.unpack(files, tmp_path / "copy")
+    assert (tmp_path / "copy" / "a" / "b" / "f.txt").read_text() == "x"
+    with pytest.raises(ValueError, match="outside"):
+        transfer.unpack({"../evil": b""}, tmp_path / "copy")
