@@ -38,7 +38,7 @@ from ..results.outcome import outcome
 from . import transfer
 from .ledger import INTERRUPTED, RUNNING
 from .sandbox import SandboxUnavailable, check_sandbox
-from .submission import _short as short_error
+from .submission import short_error
 
 try:
     from distributed import WorkerPlugin

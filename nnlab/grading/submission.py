@@ -34,7 +34,7 @@ def grade_submission(course, student, staging, config=None):
             _converter(course, student, staging, name, config).start()
         except Exception as error:  # nbgrader could not process this notebook: it scores 0
             write_record(course.root, student, name, {"error": (
-                f"{name}.ipynb: nbgrader could not grade it ({_short(error)}); "
+                f"{name}.ipynb: nbgrader could not grade it ({short_error(error)}); "
                 f"see grading/logs/{student}.log")})
     result = outcome(course, student, ledger={})
     if result["status"] == "not graded":  # not a notebook could be graded
@@ -55,6 +55,7 @@ def _converter(course, student, staging, notebook, extra=None):
     return converter
 
 
-def _short(error):
+def short_error(error):
+    """The last line of an error's text (at most 200 characters), or its type."""
     text = str(error).strip().splitlines()
     return text[-1][:200] if text else type(error).__name__
