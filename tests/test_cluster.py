@@ -26,7 +26,7 @@ from nnlab.results.export import write_csv
 from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import write_report
 
-from conftest import DaskCluster, Postgres, copy_course, page_text, sigint_by_default
+from conftest import DaskCluster, Formgrader, Postgres, copy_course, page_text, sigint_by_default
 
 SETTINGS, STUDENTS = manifest()
 # A correct submission that is late (late penalty), a bug, and a hostile one (points held: rows
@@ -245,6 +245,31 @@ def test_unreachable_scheduler_is_a_clear_error_that_changes_nothing(cluster_cla
         grade_class(cluster_class, force=True, cluster="tcp://127.0.0.1:1", out=lambda line: None)
     assert (cluster_class.root / "grading" / "status.json").read_text() == ledger
 
+
+
+def test_formgrader_grades_written_answers_in_postgresql(cluster_class, tmp_path):
+    """Formgrader, run on the course folder, reads the students from PostgreSQL and stores a TA's
+    score on a written answer there; the late penalty follows the new total."""
+    with Gradebook(cluster_class.db_url) as gradebook:
+        notebook = next(n for n in gradebook.find_submission(cluster_class.assignment, "late").notebooks
+                        if any(g.cell_type != "code" and g.max_score for g in n.grades))
+        notebook_id, name = notebook.id, notebook.name
+        score, penalty = notebook.score, notebook.late_submission_penalty
+    assert penalty > 0
+    server = Formgrader(cluster_class, tmp_path)
+    try:
+        listed = server.call("GET", f"/formgrader/api/submissions/{cluster_class.assignment}")
+        assert {s["student"] for s in listed} >= set(CHOSEN)
+        grades = server.call("GET", f"/formgrader/api/grades?submission_id={notebook_id}")
+        written = next(g for g in grades if g["auto_score"] is None and g["max_score"] > 0)
+        server.call("PUT", f"/formgrader/api/grade/{written['id']}",
+                    {"manual_score": written["max_score"], "extra_credit": None})
+    finally:
+        server.stop()
+    with Gradebook(cluster_class.db_url) as gradebook:
+        notebook = gradebook.find_submission_notebook(name, cluster_class.assignment, "late")
+        assert notebook.score == pytest.approx(score + written["max_score"])
+        assert notebook.late_submission_penalty == pytest.approx(penalty / score * notebook.score)
 
 def _cli_grade(course, address, *args):
     return subprocess.Popen(

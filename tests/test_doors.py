@@ -15,14 +15,9 @@ import pwd
 import re
 import secrets
 import shutil
-import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -37,7 +32,7 @@ from nnlab.authoring.fill import cell_sources, fill, graded_functions
 from nnlab.grading.ledger import course_key
 from nnlab.results.outcome import outcome
 
-from conftest import (CHROMIUM, chromium_dom, released_copy, files_under, fill_solutions, nbgrader,
+from conftest import (BIN, CHROMIUM, Formgrader, chromium_dom, released_copy, files_under, fill_solutions, nbgrader,
                       page_text)
 
 SETTINGS, STUDENTS = manifest()
@@ -45,7 +40,6 @@ DEMO_STUDENTS = {s["id"]: s for s in STUDENTS}
 HOSTILE = "hostile"
 HOSTILE_FILES = ["regularization/classic.py", "batchnorm/classic.py", "hostile/patch_checks_in_call.py"]
 LATE = "late"
-BIN = Path(sys.executable).parent
 MIN_LINE = 12  # characters (whitespace removed) for a secret line to be telling
 
 
@@ -113,55 +107,6 @@ def course(built_course, tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------ formgrader
-
-class Formgrader:
-    """A `jupyter server` with formgrader, run from the course root, and a client of its API."""
-
-    def __init__(self, course, folder):
-        self.course, self.token = course, secrets.token_hex(16)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = folder / "jupyter-server.log"
-        env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
-                   JUPYTER_CONFIG_DIR=str(folder / "config"), JUPYTER_RUNTIME_DIR=str(folder / "runtime"))
-        with open(self.log, "w") as log:
-            self.process = subprocess.Popen(
-                [str(BIN / "jupyter"), "server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-                 f"--port={self.port}", f"--IdentityProvider.token={self.token}",
-                 f"--ServerApp.root_dir={course.root}"],
-                cwd=course.root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if self.call("GET", "/formgrader/api/status", timeout=5) == {"status": True}:
-                    break
-            except (OSError, urllib.error.URLError):
-                pass
-            assert self.process.poll() is None, f"jupyter server exited:\n{self.log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"formgrader did not start:\n{self.log.read_text()[-3000:]}"
-            time.sleep(0.5)
-
-    def call(self, method, path, body=None, timeout=600):
-        """An API request as formgrader's buttons make it, authenticated by the token."""
-        data = None if body is None else json.dumps(body).encode()
-        if data is None and method in ("POST", "PUT"):
-            data = b""
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Authorization": f"token {self.token}",
-                                                  "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read().decode())
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
 
 @pytest.fixture(scope="module")
 def formgrader(course, tmp_path_factory):
