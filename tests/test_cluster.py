@@ -2,8 +2,9 @@
 (one scheduler, two workers that cannot see the course folder, a third without bubblewrap, and a
 PostgreSQL server, started once for the module): three demo students (a correct but late one, a
 bug, a hostile one whose points are held) get the same grades, review rows, feedback and report as
-the demo class graded here into SQLite (`graded_class`, same students, same limits); a worker
-killed mid-submission; the scheduler killed; Ctrl-C; an unreachable database or scheduler."""
+the demo class graded here into SQLite (`graded_class`, same students, same limits); formgrader
+on the PostgreSQL gradebook; a worker killed mid-submission; the scheduler killed; Ctrl-C; an
+unreachable database or scheduler."""
 import csv
 import json
 import os
