@@ -86,7 +86,7 @@ def cluster_grade(course, workers):
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:  # any free port
         return graded(course, timed([sys.executable, "-m", "nnlab.cli", "grade", "--force",
                                      "--cluster", cluster.scheduler_address], course))
 
