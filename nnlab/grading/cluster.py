@@ -69,8 +69,8 @@ def run(course, todo, keys, address, ledger, config, out, report):
     client = connect(address)
     try:
         slots = _usable_threads(client, config.GuardedExecute.sandbox, out)
-        out(f"grading {len(todo)} submissions on the Dask cluster at {address} "
-            f"({slots} workers' threads)")
+        out(f"grading {len(todo)} submission{'s' * (len(todo) != 1)} on the Dask cluster at "
+            f"{address} ({slots} workers' threads)")
         return _grade_all(client, address, course, todo, keys, ledger, config, slots, out, report)
     finally:
         if client.status != "running":  # the scheduler is gone: closing cuts the client's
@@ -115,6 +115,8 @@ def _usable_threads(client, sandbox, out):
 
 def _grade_all(client, address, course, todo, keys, ledger, config, slots, out, report):
     from distributed import as_completed
+
+    from .batch import _ledger_entry  # here: batch imports this module
     from nbgrader.api import Gradebook
 
     queue, futures, results = list(todo), {}, {}
@@ -201,12 +203,6 @@ def _stop(client, futures, ledger):
     for student in futures.values():
         ledger.record(student, {"status": INTERRUPTED, "key": "",
                                 "reasons": ["grading was interrupted; run nnlab grade again"]})
-
-
-def _ledger_entry(entry, key):
-    from .batch import _ledger_entry
-
-    return _ledger_entry(entry, key)
 
 
 def _course_bundle(course, gradebook):
