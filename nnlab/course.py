@@ -97,7 +97,7 @@ class Course:
                                            {"name": self.assignment}).first()
         except SQLAlchemyError as error:
             raise CourseError(f"cannot use the gradebook {url.render_as_string(hide_password=True)}: "
-                              f"{_first_line(error)}") from None
+                              f"{error_line(error)}") from None
         finally:
             engine.dispose()
         if found is None:
@@ -169,9 +169,11 @@ class Course:
             os.environ["PATH"] = old_path
 
 
-def _first_line(error):
+def error_line(error, last=False):
+    """One line of an error's text (at most 200 characters), its first or `last` one, or else the
+    error's type; for a database error, the driver's own message."""
     lines = str(getattr(error, "orig", None) or error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
+    return lines[-1 if last else 0][:200] if lines else type(error).__name__
 
 
 def _check(result, step):

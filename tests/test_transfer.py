@@ -5,7 +5,8 @@ from nbgrader.api import Gradebook
 
 from nnlab.grading import transfer
 
-DEFINITION = {"name": "a1", "duedate": None, "course_id": "default_course", "notebooks": [{
+DEFINITION = {"name": "a1", "duedate": None, "course_id": "default_course",
+              "schema": "282d30a0218e", "notebooks": [{
     "name": "nb", "kernelspec": None,
     "grade_cells": [{"name": "t1", "max_score": 2.0, "cell_type": "code"},
                     {"name": "q1", "max_score": 1.0, "cell_type": "markdown"}],
@@ -43,6 +44,15 @@ def test_the_assignment_and_a_students_rows_survive_the_trip(db_url):
     with Gradebook(db_url) as gradebook:
         assert transfer.student_rows(gradebook, "a1", "s1") == rows(2.0, 0.5, [REVIEW])
         assert gradebook.find_submission("a1", "s1").score == 2.5
+
+
+def test_a_new_gradebook_takes_the_courses_schema_without_alembic(db_url, monkeypatch):
+    """nbgrader runs alembic (seconds) only for a database without a schema version."""
+    monkeypatch.setattr("nbgrader.api.get_alembic_version", lambda: pytest.fail("alembic ran"))
+    url = db_url.replace("gradebook.db", "copy.db")
+    transfer.create_assignment(url, dict(DEFINITION, schema="c0ffee"))
+    with Gradebook(url) as gradebook:
+        assert transfer.assignment_definition(gradebook, "a1") == dict(DEFINITION, schema="c0ffee")
 
 
 def test_a_failed_write_leaves_the_old_grades(db_url):

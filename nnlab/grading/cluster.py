@@ -33,12 +33,11 @@ from pathlib import Path
 from traitlets import Unicode
 from traitlets.config import Configurable
 
-from ..course import Course, CourseError
+from ..course import Course, CourseError, error_line
 from ..results.outcome import outcome
 from . import transfer
-from .ledger import INTERRUPTED, RUNNING
 from .sandbox import SandboxUnavailable, check_sandbox
-from .submission import short_error
+from .submission import grading_process, submissions
 
 try:
     from distributed import WorkerPlugin
@@ -63,15 +62,15 @@ def scheduler_address(course, given=None):
     return given or Cluster(config=course.config()).scheduler or None
 
 
-def run(course, todo, keys, address, ledger, config, out, report):
-    """Grade `todo` on the cluster at `address`, as batch._run does locally; `report(student,
-    entry, in_flight)` shows progress. Returns {student: entry}."""
+def run(course, todo, keys, address, ledger, config, out, report, results):
+    """Grade `todo` on the cluster at `address` into `results` ({student: entry}), as a local
+    batch does; `report(student, entry)` shows progress."""
     client = connect(address)
     try:
         slots = _usable_threads(client, config.GuardedExecute.sandbox, out)
-        out(f"grading {len(todo)} submission{'s' * (len(todo) != 1)} on the Dask cluster at "
-            f"{address} ({slots} workers' threads)")
-        return _grade_all(client, address, course, todo, keys, ledger, config, slots, out, report)
+        out(f"grading {submissions(len(todo))} on the Dask cluster at {address} "
+            f"({slots} workers' threads)")
+        _grade_all(client, address, course, todo, keys, ledger, config, slots, report, results)
     finally:
         if client.status != "running":  # the scheduler is gone: closing cuts the client's
             logging.getLogger("distributed.client").setLevel(logging.CRITICAL)  # retries, noisily
@@ -113,13 +112,11 @@ def _usable_threads(client, sandbox, out):
     return usable
 
 
-def _grade_all(client, address, course, todo, keys, ledger, config, slots, out, report):
+def _grade_all(client, address, course, todo, keys, ledger, config, slots, report, results):
     from distributed import as_completed
-
-    from .batch import _ledger_entry  # here: batch imports this module
     from nbgrader.api import Gradebook
 
-    queue, futures, results = list(todo), {}, {}
+    queue, futures = list(todo), {}
     restriction = {RESOURCE: 1} if config.GuardedExecute.sandbox else None
     with Gradebook(course.db_url) as gradebook:
         shared = client.scatter(_course_bundle(course, gradebook), broadcast=False)
@@ -128,7 +125,7 @@ def _grade_all(client, address, course, todo, keys, ledger, config, slots, out, 
         def submit_more():  # a bounded window: submissions are shipped as workers free up
             while queue and len(futures) < 2 * slots:
                 student = queue.pop(0)
-                ledger.record(student, {"status": RUNNING, "key": keys[student]})
+                ledger.running(student, keys[student])
                 rows = transfer.student_rows(gradebook, course.assignment, student)
                 gradebook.db.commit()  # end the read: an open one would lock SQLite writers out
                 files = transfer.pack(course.root, [course.submission(student).relative_to(course.root)])
@@ -144,22 +141,18 @@ def _grade_all(client, address, course, todo, keys, ledger, config, slots, out, 
                 student = futures[future]
                 entry = _collect(course, gradebook, student, future)
                 del futures[future]  # only now: a student whose results are not in is in flight
-                ledger.record(student, _ledger_entry(entry, keys[student]))
+                ledger.finished(student, entry, keys[student])
                 results[student] = entry
-                report(student, entry, len(futures))
+                report(student, entry)
                 submit_more()
         except BaseException as error:
             _stop(client, futures, ledger)
-            if isinstance(error, KeyboardInterrupt):
-                out(f"\ninterrupted: {len(results)} graded, {len(futures) + len(queue)} not "
-                    f"graded (the next `nnlab grade` grades them)")
             if isinstance(error, _SchedulerLost):
                 raise CourseError(f"lost the Dask scheduler at {address}: "
                                   f"{len(results)} graded; "
                                   f"the {len(futures) + len(queue)} others are not graded: run "
                                   f"nnlab grade again") from None
             raise
-    return results
 
 
 class _SchedulerLost(Exception):
@@ -177,7 +170,7 @@ def _collect(course, gradebook, student, future):
     except Exception as error:  # the task itself failed, twice (e.g. its workers died)
         return {"status": "failed", "scores": None,
                 "reasons": [f"grading on the cluster failed: {type(error).__name__}: "
-                            f"{short_error(error)}"]}
+                            f"{error_line(error, last=True)}"]}
     _write_files(course, student, result["files"])
     if result["entry"]["status"] == "failed":  # nothing graded: the ledger says why
         return result["entry"]
@@ -201,8 +194,7 @@ def _stop(client, futures, ledger):
     except Exception:  # the scheduler may be gone
         pass
     for student in futures.values():
-        ledger.record(student, {"status": INTERRUPTED, "key": "",
-                                "reasons": ["grading was interrupted; run nnlab grade again"]})
+        ledger.interrupted(student)
 
 
 def _course_bundle(course, gradebook):
@@ -221,8 +213,8 @@ def _course_bundle(course, gradebook):
 
 class SandboxCheck(WorkerPlugin):
     """Worker plugin: gives the worker the resource grading tasks require only if it can build
-    the sandbox; otherwise keeps the reason, which `nnlab grade` prints. Also imports nbgrader
-    once, before grading forks."""
+    the sandbox; otherwise keeps the reason, which `nnlab grade` prints. (Unpickling it imports
+    this module, and with it nbgrader, once per worker rather than once per forked grading.)"""
 
     verdict = "not checked yet"
 
@@ -236,8 +228,6 @@ class SandboxCheck(WorkerPlugin):
 
 def _prepare_worker():
     """'' if this worker can grade sandboxed, else why not."""
-    from . import submission  # noqa: F401 (nbgrader imported once per worker, not per task)
-
     try:
         check_sandbox()
     except SandboxUnavailable as error:
@@ -289,15 +279,13 @@ def _grade_here(course, student, rows, config, db_url):
 def _in_child(course, student, config):
     """Grade in a forked process, as a local batch does: whatever the submission does dies with
     it, and its output goes to the student's log. The child dies with this worker."""
-    from .batch import _work
-
     receiver, sender = multiprocessing.Pipe(duplex=False)
     pid = os.fork()
     if pid == 0:  # the child: it must never return into the worker's code
         try:
             receiver.close()
             _die_with_parent()
-            _work(course, student, config, sender)  # ends with os._exit
+            grading_process(course, student, config, sender)  # ends with os._exit
         finally:
             os._exit(1)
     sender.close()

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import nbformat
 from nbgrader.utils import is_grade, is_locked, is_solution
 
+from ..course import error_line
+
 IGNORED = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 TIMESTAMP = "timestamp.txt"
 # Written by nbgrader's exchange at `submit`; `release_feedback` needs it next to the feedback.
@@ -52,7 +54,7 @@ def survey(release, submission):
         try:
             nbformat.read(path, as_version=4)
         except Exception as error:  # JSON or nbformat errors: the file cannot be graded at all
-            found.problems.append(f"{path.name}: unreadable, not a notebook ({_first_line(error)})")
+            found.problems.append(f"{path.name}: unreadable, not a notebook ({error_line(error)})")
             continue
         found.notebooks[name] = path
     extra = sorted(p.name for p in strays.values()) + _extra_files(release, submission)
@@ -216,7 +218,3 @@ def _extra_files(release, submission):
         elif (release / relative).read_bytes() != path.read_bytes():
             extra.append(f"{relative} (modified; the course's copy is used)")
     return extra
-
-
-def _first_line(error):
-    return str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__

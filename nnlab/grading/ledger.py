@@ -9,6 +9,7 @@ next batch starts belongs to a batch that was killed, and is graded again.
 import hashlib
 import json
 import os
+from datetime import datetime, timezone
 
 from .intake import digest
 
@@ -32,6 +33,24 @@ class Ledger:
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
         os.replace(temporary, self.path)
+
+    def running(self, student, key):
+        self.record(student, {"status": RUNNING, "key": key})
+
+    def interrupted(self, student):
+        self.record(student, {"status": INTERRUPTED, "key": "",
+                              "reasons": ["grading was interrupted; run nnlab grade again"]})
+
+    def finished(self, student, entry, key):
+        """Keep that the grading of `entry` (the student's outcome) finished ("graded") or why
+        nothing could be graded ("failed"). The student's status is derived when shown
+        (`outcome`), so it is the same whichever door graded them last."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        if entry["status"] == "failed":
+            self.record(student, {"status": "failed", "reasons": entry.get("reasons", []),
+                                  "key": key, "graded_at": now})
+        else:
+            self.record(student, {"status": GRADED, "key": key, "graded_at": now})
 
     def stale(self, student, key):
         """Whether the student must be graded (again): never graded, graded from other files or

@@ -1,20 +1,24 @@
 """Grading one submission with nbgrader's Autograde converter, as far as it can be graded.
 
-`grade_submission` runs in its own process (see `batch`): it surveys and stages the submission
-(`intake`), then autogrades each notebook separately (so one notebook that nbgrader cannot process
-does not cost the other) with the course's nbgrader configuration, whose steps (`steps`) repair,
-scan, execute sandboxed and record each notebook, exactly as `nbgrader autograde` does.
+`grade_submission` surveys and stages the submission (`intake`), then autogrades each notebook
+separately (so one notebook that nbgrader cannot process does not cost the other) with the
+course's nbgrader configuration, whose steps (`steps`) repair, scan, execute sandboxed and record
+each notebook, exactly as `nbgrader autograde` does. It runs in a process of its own
+(`grading_process`), forked by a local batch (`batch`) or by a cluster's worker (`cluster`).
 """
 import logging
 import os
+import signal
 import time
 
 from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
+from ..course import error_line
 from ..grading import intake
 from ..results.outcome import outcome
+from .execution import kill_kernels
 from .steps import write_record
 
 # One kernel per core: numpy's threads would only compete with the other jobs.
@@ -34,7 +38,7 @@ def grade_submission(course, student, staging, config=None):
             _converter(course, student, staging, name, config).start()
         except Exception as error:  # nbgrader could not process this notebook: it scores 0
             write_record(course.root, student, name, {"error": (
-                f"{name}.ipynb: nbgrader could not grade it ({short_error(error)}); "
+                f"{name}.ipynb: nbgrader could not grade it ({error_line(error, last=True)}); "
                 f"see grading/logs/{student}.log")})
     result = outcome(course, student, ledger={})
     if result["status"] == "not graded":  # not a notebook could be graded
@@ -55,7 +59,27 @@ def _converter(course, student, staging, notebook, extra=None):
     return converter
 
 
-def short_error(error):
-    """The last line of an error's text (at most 200 characters), or its type."""
-    text = str(error).strip().splitlines()
-    return text[-1][:200] if text else type(error).__name__
+def grading_process(course, student, config, sender):
+    """The body of a process forked to grade one submission: its output goes to the student's
+    log, its outcome through `sender`; it never returns."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides what Ctrl-C means
+    signal.signal(signal.SIGTERM, lambda *_: (kill_kernels(), os._exit(1)))
+    log = course.root / "grading" / "logs" / f"{student}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as handle:  # nbgrader's and the kernel's chatter, kept for the TA
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+    logging.basicConfig(level=logging.WARNING, format="[%(levelname)s] %(message)s")
+    try:
+        entry = grade_submission(course, student, course.root / "grading" / "intake", config)
+    except BaseException as error:  # anything: the batch must go on
+        entry = {"status": "failed", "reasons": [f"grader error: {error!r}"]}
+    finally:
+        kill_kernels()
+    sender.send({k: v for k, v in entry.items() if k != "auto"})
+    sender.close()
+    os._exit(0)  # skip the parent's atexit handlers, inherited by fork
+
+
+def submissions(count):
+    return f"{count} submission{'s' * (count != 1)}"

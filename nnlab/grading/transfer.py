@@ -6,12 +6,11 @@ Rows are written through nbgrader's Gradebook API. Its methods commit after ever
 `one_transaction` turns those commits into flushes, so that a student's rows are committed together
 or not at all (a crash leaves the old grades or the new ones, never a mix).
 """
-import os
-import sys
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy import create_engine, text
 
 from ..results import review
 
@@ -65,9 +64,11 @@ def one_transaction(gradebook):
 
 
 def assignment_definition(gradebook, assignment):
-    """The assignment as `generate_assignment` stored it: due date, notebooks and their cells."""
+    """The assignment as `generate_assignment` stored it: due date, notebooks and their cells,
+    and the gradebook's schema version."""
     found = gradebook.find_assignment(assignment)
     return {"name": found.name, "duedate": found.duedate, "course_id": found.course_id,
+            "schema": gradebook.db.execute(text("SELECT version_num FROM alembic_version")).scalar(),
             "notebooks": [{"name": notebook.name, "kernelspec": notebook.kernelspec,
                            **{kind: [{"name": cell.name, **{f: getattr(cell, f) for f in fields}}
                                      for cell in getattr(notebook, kind)]
@@ -76,9 +77,9 @@ def assignment_definition(gradebook, assignment):
 
 
 def create_assignment(db_url, definition):
-    """A gradebook at `db_url` holding the assignment of `definition` (see above)."""
+    """A new gradebook at `db_url` holding the assignment of `definition` (see above)."""
     name = definition["name"]
-    _alembic_on_path()  # nbgrader runs it when it creates a gradebook
+    _stamp(db_url, definition["schema"])
     with Gradebook(db_url, definition["course_id"]) as gradebook, one_transaction(gradebook):
         gradebook.add_assignment(name, duedate=definition["duedate"], course_id=definition["course_id"])
         for notebook in definition["notebooks"]:
@@ -89,10 +90,17 @@ def create_assignment(db_url, definition):
                     getattr(gradebook, method)(cell["name"], notebook["name"], name, **fields)
 
 
-def _alembic_on_path():
-    folder = str(Path(sys.executable).parent)
-    if folder not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")
+def _stamp(db_url, version):
+    """Give the new database the course gradebook's schema version before nbgrader opens it:
+    nbgrader then takes it as existing and creates its tables without running alembic in a
+    subprocess to learn the version (seconds, at every cluster batch's start)."""
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version VALUES (:version)"), {"version": version})
+    finally:
+        engine.dispose()
 
 
 def student_rows(gradebook, assignment, student):
