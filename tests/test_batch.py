@@ -147,7 +147,7 @@ def test_regrading_grades_only_what_changed(small_class):
     fill(small_class, [REPO / "demo/students/regularization/bugs/l2_cost_mean.py"], "s2", force=True)
     again = grade_class(small_class, out=lambda line: None)
     assert list(again) == ["s2"]
-    assert sorted(grade_class(small_class, force=True, out=lambda line: None)) == ["s1", "s2", "s3"]
+    assert list(grade_class(small_class, students=["s1"], force=True, out=lambda line: None)) == ["s1"]
 
 
 def test_ctrl_c_leaves_a_consistent_gradebook_and_the_next_run_finishes(small_class):
