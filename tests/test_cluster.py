@@ -250,6 +250,22 @@ def test_unreachable_scheduler_is_a_clear_error_that_changes_nothing(cluster_cla
     assert (cluster_class.root / "grading" / "status.json").read_text() == ledger
 
 
+def test_the_scheduler_named_in_the_configuration_is_used_and_regrades_nothing(cluster_class):
+    """c.Cluster.scheduler in nbgrader_config.py stands for --cluster; it is not a grading
+    setting, so naming another scheduler leaves every graded student unchanged."""
+    config = cluster_class.root / "nbgrader_config.py"
+    original = config.read_text()
+    try:
+        config.write_text(original + "\nc.Cluster.scheduler = 'tcp://127.0.0.1:1'\n")
+        graded = ["bug_test_no_gamma_beta", "hostile_neuter_main_checks"]  # by the tests above
+        lines = []
+        assert grade_class(cluster_class, students=graded, out=lines.append) == {}
+        assert lines == ["2 submissions unchanged since their last grading (--force grades them again)"]
+        with pytest.raises(CourseError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
+            grade_class(cluster_class, students=graded[:1], force=True, out=lambda line: None)
+    finally:
+        config.write_text(original)
+
 
 def test_formgrader_grades_written_answers_in_postgresql(cluster_class, tmp_path):
     """Formgrader, run on the course folder, reads the students from PostgreSQL and stores a TA's
@@ -274,6 +290,7 @@ def test_formgrader_grades_written_answers_in_postgresql(cluster_class, tmp_path
         notebook = gradebook.find_submission_notebook(name, cluster_class.assignment, "late")
         assert notebook.score == pytest.approx(score + written["max_score"])
         assert notebook.late_submission_penalty == pytest.approx(penalty / score * notebook.score)
+
 
 def _cli_grade(course, address, *args):
     return subprocess.Popen(
