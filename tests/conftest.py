@@ -259,14 +259,17 @@ def graded_class(built_course, ta_user, ta_python, ta_code):
     make_class(course, students)
     write_solution_submission(course, "solution")
     before = files_under(course.folder("source"), course.root / "submitted")
+    # everyone, the runaway students first: they take longest, and last they would leave a job idle
+    order = sorted([s["id"] for s in students], key=lambda name: not name.startswith("runaway_"))
+    order.append("solution")
     if ROOT:
         subprocess.run(["chown", "-R", f"{ta_user[1]}:{ta_user[2]}", course.root], check=True)
         done = as_ta(ta_user, ta_python, ta_code,
                      ["-m", "nnlab.cli", "grade", "--cell-timeout", str(settings["cell_timeout"]),
-                      "--time-budget", str(settings["time_budget"])], cwd=course.root)
+                      "--time-budget", str(settings["time_budget"]), *order], cwd=course.root)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     else:
-        grade_class(course, config=limits(settings), out=lambda line: None)
+        grade_class(course, order, config=limits(settings), out=lambda line: None)
     graded = GradedClass((row["student"], row) for row in class_rows(course))
     graded.before = before
     graded.owners = {path: (path.lstat().st_uid, path.lstat().st_mode) for path in course.root.rglob("*")}
@@ -292,8 +295,8 @@ def classic_graded_class(classic_course):
 
 
 # ---------------------------------------------------------------- real servers on loopback
-# PostgreSQL (Debian's, run as the `postgres` user, since it refuses to run as root) and a Dask
-# scheduler with its workers.
+# PostgreSQL (Debian's; as root, run as the `postgres` user, since it refuses to run as root) and a
+# Dask scheduler with its workers.
 
 BIN = Path(sys.executable).parent
 # absolute: the refusing worker runs with a PATH that finds none of them
