@@ -2,7 +2,10 @@
 of them, with nothing secret in release/."""
 import ast
 import json
+import os
 import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -10,7 +13,8 @@ from nbgrader.validator import Validator
 
 from nnlab import notebooks
 from nnlab.course import Course, CourseError
-from nnlab.authoring.release import (build, comparable, fill_notebook, volatile_changes_dropped,
+from nnlab.authoring.roundoff import same_text
+from nnlab.authoring.release import (build, fill_notebook, notebook_difference, volatile_changes_dropped,
                                      write_dataset_setting)
 
 from conftest import REPO, copy_course
@@ -75,7 +79,8 @@ def test_committed_copies_are_what_nbgrader_generates(built_course, kind):
     for relative in committed:
         mine, theirs = REPO / kind / relative, built_course.root / kind / relative
         if relative.suffix == ".ipynb":
-            assert comparable(mine) == comparable(theirs), f"{kind}/{relative} is stale: run `nnlab release`"
+            stale = notebook_difference(mine, theirs)
+            assert stale is None, f"{kind}/{relative} is stale ({stale}): run `nnlab release`"
         else:
             assert mine.read_bytes() == theirs.read_bytes(), f"{kind}/{relative} is stale"
 
@@ -203,11 +208,42 @@ def test_the_dataset_setting_defaults_to_the_bundled_file(tmp_path):
     assert (course.folder("source") / "dataset.txt").read_text() == "football.npz\n"
 
 
-def test_nnlab_release_leaves_the_committed_course_unchanged(tmp_path):
-    """What keeps `git status` clean after `make demo`: regenerating the committed course rewrites
-    no byte of source/, release/ or solutions/."""
+# Settings that change the summation order and rounding of numpy and its BLAS on any x86-64
+# machine: OpenBLAS's kernels of an older processor (no FMA), one thread, numpy's loops without
+# AVX2/AVX-512. Built with them, the costs, means and gradient errors print other last digits.
+OTHER_NUMERICS = {"OPENBLAS_CORETYPE": "Sandybridge", "OPENBLAS_NUM_THREADS": "1",
+                  "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"}
+
+
+@pytest.mark.parametrize("numerics", [{}, OTHER_NUMERICS], ids=["this-machine", "other-numerics"])
+def test_nnlab_release_leaves_the_committed_course_unchanged(tmp_path, monkeypatch, numerics):
+    """What keeps `git status` clean after `make demo` on any machine: regenerating the committed
+    course, here or with the numerics of another processor, rewrites no byte of source/,
+    release/ or solutions/."""
+    for name, value in numerics.items():  # the kernels that run the solutions inherit them
+        monkeypatch.setenv(name, value)
     course = copy_course(tmp_path)
     build(course)
     for kind in ("source", "release", "solutions"):
         files = [p.relative_to(REPO) for p in sorted((REPO / kind).rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
         assert [str(p) for p in files if (REPO / p).read_bytes() != (course.root / p).read_bytes()] == []
+
+
+TRAINING = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from labkit.data import load_dataset
+from labkit.network import model
+train_X, train_Y, _, _ = load_dataset()
+print(repr(model(train_X, train_Y, num_iterations=10001, print_cost=False)[1][-1]))
+"""
+
+
+def test_the_other_numerics_print_other_last_digits():
+    """The proof above is no proof unless the other numerics change what is printed: the
+    plain network's cost after 10000 steps differs in its last digits, and only there."""
+    folder = str(COURSE.folder("source"))
+    printed = [subprocess.run([sys.executable, "-c", TRAINING, folder], cwd=folder, check=True, text=True,
+                              capture_output=True, env=dict(os.environ, **numerics)).stdout
+               for numerics in ({}, OTHER_NUMERICS)]
+    assert printed[0] != printed[1] and same_text(*printed), printed

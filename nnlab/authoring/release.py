@@ -1,5 +1,6 @@
 """Building release/ and solutions/ from source/: the course's dataset setting, the expected
-outputs written from the executed solution, and notebooks compared up to volatile metadata."""
+outputs written from the executed solution, and notebooks compared up to volatile metadata and
+round-off (`roundoff`), so that the committed files are the same whatever machine builds them."""
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -8,6 +9,7 @@ import nbformat
 
 from ..course import Course, CourseError
 from ..grading.late import apply_due_date
+from .roundoff import difference, same_text
 
 # Set by the kernel or nbclient on every run; says nothing about the content.
 VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled")
@@ -65,12 +67,12 @@ def write_dataset_setting(course):
 @contextmanager
 def volatile_changes_dropped(course):
     """Put back the previous bytes of every release/ and solutions/ notebook that the body
-    rewrote with nothing but volatile changes (execution timestamps, images, timings), so that
-    regenerating leaves the tree clean."""
+    rewrote with nothing but volatile changes (execution timestamps, images, timings, round-off),
+    so that regenerating leaves the tree clean on any machine."""
     before = {path: path.read_bytes() for kind in ("release", "solutions") for path in course.notebooks(kind)}
     yield
     for path, old in before.items():
-        if path.is_file() and path.read_bytes() != old and comparable(path) == comparable(old):
+        if path.is_file() and path.read_bytes() != old and notebook_difference(path, old) is None:
             path.write_bytes(old)
 
 
@@ -113,12 +115,13 @@ def expected_blocks(notebook):
 
 
 def filled(markdown, printed, dataset):
-    """The markdown of an expected-output block showing `printed`; round-off placeholders are kept
-    where the printed text has as many lines as the block, and the heading names `dataset`."""
+    """The markdown of an expected-output block showing `printed`; where the printed text has as
+    many lines as the block, a line is kept as written when it holds a round-off placeholder or
+    agrees with the printed one up to round-off; the heading names `dataset`."""
     heading, block, rest = markdown.split(FENCE, 2)
     old, new = block.strip("\n").splitlines(), printed.rstrip("\n").splitlines()
     if len(old) == len(new):
-        new = [mine if ROUND_OFF in mine else line for mine, line in zip(old, new)]
+        new = [mine if ROUND_OFF in mine or same_text(mine, line) else line for mine, line in zip(old, new)]
     heading = DATASET_NAMED.sub(lambda match: f"{match.group(1)}`{dataset}`", heading)
     return heading + FENCE + "\n" + "\n".join(new) + "\n" + FENCE + rest
 
@@ -129,6 +132,12 @@ def _grade_id(cell):
 
 def _stdout(cell):
     return "".join(o.text for o in cell.get("outputs", []) if o.output_type == "stream" and o.name == "stdout")
+
+
+def notebook_difference(a, b):
+    """Where the notebooks `a` and `b` (paths or bytes) differ beyond volatile parts and round-off,
+    in words; None when they do not."""
+    return difference(comparable(a), comparable(b))
 
 
 def comparable(notebook):
