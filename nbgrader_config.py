@@ -8,7 +8,9 @@ c.CourseDirectory.course_id = "nn-basic-training"
 c.CourseDirectory.solution_directory = "solutions"
 
 # Each training cell runs 30000 iterations (a few seconds here); a slow but correct student
-# implementation gets ample room before a cell is interrupted.
+# implementation gets ample room before a cell is interrupted. Counted in the kernel's own time
+# (CPU time and its own waiting), never in the time a busy machine kept it waiting (README: "The
+# same grade on any machine").
 c.Execute.timeout = 180
 c.Execute.interrupt_on_timeout = True
 
@@ -58,9 +60,12 @@ from nnlab.grading.late import keep_penalties_current  # noqa: E402
 
 keep_penalties_current(c)
 
-# Guarded execution (every door): a runaway notebook is stopped after this many seconds in all,
-# and a cell's output beyond this many bytes is dropped.
+# Guarded execution (every door): a runaway notebook is stopped after this many seconds of its
+# own time in all, and a cell's output beyond this many bytes is dropped. A cell (a notebook) is
+# also stopped after wall_factor times its limit on the wall clock: that is the machine's doing,
+# and the notebook is graded again (then reported "busy", not charged).
 c.GuardedExecute.time_budget = 600
+c.GuardedExecute.wall_factor = 10
 c.GuardedExecute.output_limit = 1_000_000
 
 # Grading on a Dask cluster and a gradebook shared by several TAs (README: "Grading on a

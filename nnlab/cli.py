@@ -29,9 +29,9 @@ def main(argv=None):
     grade.add_argument("--cluster", metavar="ADDRESS", help="grade on the Dask cluster whose "
                        "scheduler is at ADDRESS, e.g. tcp://host:8786 (default: the course's "
                        "c.Cluster.scheduler; none: on this machine)")
-    grade.add_argument("--cell-timeout", type=_positive, help="seconds per cell (default: the "
+    grade.add_argument("--cell-timeout", type=_positive, help="seconds of own time per cell (default: the "
                        "course's Execute.timeout)")
-    grade.add_argument("--time-budget", type=_positive, help="seconds per notebook (default: the "
+    grade.add_argument("--time-budget", type=_positive, help="seconds of own time per notebook (default: the "
                        "course's GuardedExecute.time_budget)")
 
     review = commands.add_parser("review", help="release or void the autograded points held for "

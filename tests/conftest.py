@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 import urllib.error
@@ -102,14 +103,18 @@ def ta_code(ta_user, open_tmp):
 def as_ta(user, python, code, args, extra_env=None, **options):
     """Run `python ARGS` as the ordinary user, through runuser with a clean environment (the
     environment's bin/ first on PATH, as an activated venv has it); the CompletedProcess."""
+    options.setdefault("cwd", "/")
+    return subprocess.run([*as_ta_command(user, python, code, extra_env), *args],
+                          capture_output=True, text=True, **options)
+
+
+def as_ta_command(user, python, code, extra_env=None):
+    """The command that runs the ordinary user's `python` (arguments to follow)."""
     home = code / "home"
     environment = {"PATH": f"{Path(python).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
                    "PYTHONPATH": str(code), "HOME": str(home), "TMPDIR": str(home),
                    **(extra_env or {})}
-    options.setdefault("cwd", "/")
-    return subprocess.run(["runuser", "-u", user[0], "--", "env", "-i",
-                           *(f"{k}={v}" for k, v in environment.items()), python, *args],
-                          capture_output=True, text=True, **options)
+    return ["runuser", "-u", user[0], "--", "env", "-i", *(f"{k}={v}" for k, v in environment.items()), python]
 
 
 @pytest.fixture(scope="session")
@@ -248,6 +253,40 @@ def chromium_dom(url, profile):
     return result.stdout
 
 
+class CpuHogs:
+    """While in use, `count` processes that only compute, each in a session of its own as other
+    users' work is (the scheduler shares the CPUs between sessions first, and every kernel is a
+    session of its own). `peak_load`: the highest 1-minute load average seen meanwhile."""
+
+    def __init__(self, count):
+        self.count, self.peak_load, self._hogs = count, 0.0, []
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self):
+        self._hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+                      for _ in range(self.count)]
+        self._watch.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(5):
+            self.peak_load = max(self.peak_load, os.getloadavg()[0])
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._watch.join()
+        for hog in self._hogs:
+            hog.kill()
+            hog.wait()
+
+
+# The demo students graded on a busy machine (3 CPU hogs per core): their grades, and what the
+# runaway students are charged, must be those the manifest states for a quiet one.
+UNDER_LOAD = ("correct_", "runaway_")
+HOGS_PER_CORE = 3
+
+
 @pytest.fixture(scope="session")
 def graded_class(built_course, ta_user, ta_python, ta_code):
     """The demo class plus a submission of the master notebooks themselves ("solution"), graded
@@ -259,21 +298,34 @@ def graded_class(built_course, ta_user, ta_python, ta_code):
     make_class(course, students)
     write_solution_submission(course, "solution")
     before = files_under(course.folder("source"), course.root / "submitted")
-    # everyone, the runaway students first: they take longest, and last they would leave a job idle
-    order = sorted([s["id"] for s in students], key=lambda name: not name.startswith("runaway_"))
-    order.append("solution")
+    # the runaway students first: they take longest, and last they would leave a job idle
+    loaded = sorted([s["id"] for s in students if s["id"].startswith(UNDER_LOAD)],
+                    key=lambda name: not name.startswith("runaway_"))
+    quiet = [s["id"] for s in students if s["id"] not in loaded] + ["solution"]
     if ROOT:
         subprocess.run(["chown", "-R", f"{ta_user[1]}:{ta_user[2]}", course.root], check=True)
-        done = as_ta(ta_user, ta_python, ta_code,
-                     ["-m", "nnlab.cli", "grade", "--cell-timeout", str(settings["cell_timeout"]),
-                      "--time-budget", str(settings["time_budget"]), *order], cwd=course.root)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    else:
-        grade_class(course, order, config=limits(settings), out=lambda line: None)
+    _grade_demo(course, settings, quiet, (ta_user, ta_python, ta_code))
+    with CpuHogs(HOGS_PER_CORE * os.cpu_count()) as hogs:
+        # more jobs than cores: each kernel is a session the scheduler serves like a hog
+        _grade_demo(course, settings, loaded, (ta_user, ta_python, ta_code), jobs=4)
     graded = GradedClass((row["student"], row) for row in class_rows(course))
+    graded.peak_load, graded.under_load = hogs.peak_load, loaded
     graded.before = before
     graded.owners = {path: (path.lstat().st_uid, path.lstat().st_mode) for path in course.root.rglob("*")}
     return graded
+
+
+def _grade_demo(course, settings, students, ta, jobs=None):
+    """`nnlab grade` with the demo's limits, as the ordinary user `ta` (user, python, code) when
+    the tests run as root."""
+    if not ROOT:
+        grade_class(course, students, jobs=jobs, config=limits(settings), out=lambda line: None)
+        return
+    options = ["--cell-timeout", str(settings["cell_timeout"]), "--time-budget", str(settings["time_budget"]),
+               *(["--jobs", str(jobs)] if jobs else [])]
+    done = subprocess.run([*as_ta_command(*ta), "-m", "nnlab.cli", "grade", *options, *students],
+                          cwd=course.root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
 
 
 # The demo students graded on the lab's data: the correct styles and the bugs.

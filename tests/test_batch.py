@@ -19,6 +19,7 @@ from nnlab.grading.batch import grade_class
 from nnlab.course import Course, CourseError
 from nnlab.authoring.demo import manifest
 from nnlab.results.export import graded_cells, write_csv
+from nnlab.results.outcome import outcome
 from nnlab.results import feedback
 from nnlab.results.feedback import generate_feedback
 from nnlab.authoring.fill import fill
@@ -148,6 +149,21 @@ def test_regrading_grades_only_what_changed(small_class):
     again = grade_class(small_class, out=lambda line: None)
     assert list(again) == ["s2"]
     assert list(grade_class(small_class, students=["s1"], force=True, out=lambda line: None)) == ["s1"]
+
+
+def test_a_submission_the_machine_keeps_stopping_is_busy_and_graded_again_later(small_class):
+    """With a wall-clock backstop far shorter than the notebook (as on a machine too busy to run
+    it), both gradings of each notebook stop: the student is `busy`, with no total and the command
+    to grade later; the next `nnlab grade`, without --force, grades it in full."""
+    config = {"GuardedExecute": {"wall_factor": 0.005}}  # backstops of 1 s (cell) and 3 s (notebook)
+    assert grade_class(small_class, students=["s1"], config=config, out=lambda line: None)["s1"]["status"] == "busy"
+    row = outcome(small_class, "s1")
+    assert row["status"] == "busy" and row["total"] is None
+    assert any("machine busy" in reason and "not charged" in reason for reason in row["reasons"])
+    assert any("`nnlab grade s1`" in reason for reason in row["reasons"])
+    lines = []
+    assert grade_class(small_class, students=["s1"], out=lines.append)["s1"]["status"] == "ok"
+    assert not any("unchanged" in line for line in lines)
 
 
 def test_ctrl_c_leaves_a_consistent_gradebook_and_the_next_run_finishes(small_class):

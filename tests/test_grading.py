@@ -1,6 +1,7 @@
 """Grading is fair: graded by `nnlab grade` (nbgrader's Autograde), the solution gets full marks,
 the blank release none, every correct style full marks, every bug loses exactly the points of its
 function's tests, and every demo student gets the outcome its manifest entry states."""
+import os
 import stat
 
 import nbformat
@@ -48,6 +49,19 @@ def test_blank_release_scores_zero_everywhere(graded_class):
 def test_demo_student_gets_what_the_manifest_says(graded_class, student):
     """Status, reasons, lost test cells and late penalty, as listed in demo/manifest.toml."""
     assert mismatches(student, graded_class[student["id"]]) == []
+
+
+def test_a_busy_machine_changes_no_grade(graded_class):
+    """The correct styles and the runaway students were graded while CPU hogs kept the load
+    average at three times the cores or more: every correct student has full marks and status ok,
+    every runaway student is charged what the manifest states for a quiet machine."""
+    assert graded_class.peak_load >= 3 * os.cpu_count()
+    assert {sid.split("_")[0] for sid in graded_class.under_load} == {"correct", "runaway"}
+    for student in STUDENTS:
+        if student["id"] in graded_class.under_load:
+            assert mismatches(student, graded_class[student["id"]]) == [], student["id"]
+            if student["id"].startswith("correct_"):
+                assert graded_class[student["id"]]["status"] == "ok"
 
 
 def test_at_least_five_correct_styles_get_full_marks(graded_class):

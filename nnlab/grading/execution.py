@@ -8,7 +8,15 @@ what happened is kept in `events` for the grading status. It also sets a time bu
 whole notebook, caps the bytes of output kept per cell, and runs every test cell between two
 checks of `tampering.GUARD`: what student code replaced is put back before the test, and a test
 during which something was replaced scores nothing.
+
+Time limits (the per-cell `Execute.timeout` and the notebook's `time_budget`) count the kernel's
+own time (`kernelclock`: CPU time of all its processes and its own waiting), never the time a busy
+machine kept it waiting for a CPU. Wall-clock limits `wall_factor` times longer stay as a backstop;
+a notebook stopped by one is the machine's doing: it is graded again once, and if the machine
+stops it again, its record says "busy" and no cell after the stop is charged to the student.
 """
+import asyncio
+import copy
 import ast
 import json
 import os
@@ -24,13 +32,17 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
-from traitlets import Bool, Integer
+from traitlets import Bool, Float, Integer
 
 from .intake import is_provided
+from .kernelclock import KernelClock
 from .sandbox import SandboxedKernelManager
 from .tampering import bound_names, function_definitions, guard_code
 
 NOT_RUN = "NotRun"
+TIMEOUT = "CellTimeoutError"
+BUSY = "busy"  # the event of a notebook the machine stopped, not the student
+SAMPLE_SECONDS = 0.2  # how often a running cell's kernel time is read
 # Process groups of the kernels started in this process, for `kill_kernels`.
 KERNEL_GROUPS = set()
 
@@ -39,8 +51,13 @@ class GuardedExecute(Execute):
     """Execute a notebook within a time budget and an output cap, never raising for the kernel's
     sake: see the module docstring."""
 
-    time_budget = Integer(600, help="seconds the whole notebook may take, kernel start included"
-                          ).tag(config=True)
+    time_budget = Integer(600, help="seconds of the kernel's own time (CPU time and its own "
+                          "waiting) the notebook's cells may take in all").tag(config=True)
+    wall_factor = Float(10.0, help="wall-clock backstop: a cell (the notebook) is stopped after "
+                        "this many times its limit in wall-clock time; such a stop is the "
+                        "machine's, not the student's").tag(config=True)
+    interrupt_grace = Integer(10, help="seconds of its own time an interrupted cell may still take "
+                              "before its kernel is killed as deaf to the interrupt").tag(config=True)
     output_limit = Integer(1_000_000, help="bytes of output kept per cell; the rest is dropped"
                            ).tag(config=True)
     sandbox = Bool(True, help="run the kernel confined (see nnlab.grading.sandbox)").tag(config=True)
@@ -51,6 +68,15 @@ class GuardedExecute(Execute):
             self.kernel_manager_class = SandboxedKernelManager
 
     def preprocess(self, nb, resources=None, km=None):
+        """Execute; a notebook the machine stopped (see the module docstring) once more."""
+        original = copy.deepcopy(nb)
+        nb, resources = self._in_scratch_folder(nb, resources, km)
+        if any(event["kind"] == BUSY for event in self.events):
+            self.log.warning("the machine was too busy to grade this notebook: grading it again")
+            nb, resources = self._in_scratch_folder(original, resources, km)
+        return nb, resources
+
+    def _in_scratch_folder(self, nb, resources, km):
         """Execute in a scratch copy of the notebook's folder without its notebooks: the
         autograded notebooks there hold the hidden tests, which student code must not read."""
         folder = Path(resources["metadata"]["path"])
@@ -69,7 +95,10 @@ class GuardedExecute(Execute):
     def _execute(self, nb, resources, km):
         self.events = []  # [{"kind", "cell", "message"}], in the order they happened
         self._stopped = None  # why the kernel is gone, once it is
-        self._deadline = monotonic() + self.time_budget
+        self._deadline = monotonic() + self.wall_factor * self.time_budget  # the backstop
+        self._clock = None  # the kernel's own time, from its first cell on
+        self._verdict = None  # the running cell's: None, "limit" (interrupted), "deaf" (killed)
+        self._backstop_hit = False  # whether the running cell met its wall-clock backstop
         self._kept = {}  # cell index -> bytes of output kept
         self._guarded = False  # whether the guard is installed in the kernel
         self._locked = False  # whether the guard has locked the shell's hooks
@@ -83,17 +112,26 @@ class GuardedExecute(Execute):
                                   "confinement": self.confinement or ""}
 
     def _get_timeout(self, cell):
-        """The configured per-cell timeout, shortened to what is left of the budget."""
-        timeout = super()._get_timeout(cell)
+        """The wall-clock backstop of a cell, within the notebook's."""
+        limit = self._cell_limit()
         remaining = max(1, int(self._deadline - monotonic()))
-        return remaining if timeout is None else min(timeout, remaining)
+        return remaining if limit is None else min(int(self.wall_factor * limit) + 1, remaining)
+
+    def _cell_limit(self):
+        """Seconds of its own time the next cell may take: the per-cell timeout, within what is
+        left of the notebook's budget (None: no limit)."""
+        timeout = super()._get_timeout(None)
+        left = max(1.0, self.time_budget - (self._clock.own if self._clock else 0.0))
+        return left if timeout is None else min(timeout, left)
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         if cell.cell_type != "code" or not cell.source.strip():
             return cell
-        if self._stopped is None and monotonic() >= self._deadline:
+        if self._stopped is None and self._clock and self._clock.own >= self.time_budget:
             self._stop(cell, cell_index, "budget", f"the notebook used up its time budget "
                        f"({self.time_budget} s) before this cell")
+        if self._stopped is None and monotonic() >= self._deadline:
+            self._stop(cell, cell_index, BUSY, self._busy_message("the notebook's", self.time_budget))
         if self._stopped is not None:
             cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
             return cell
@@ -101,19 +139,32 @@ class GuardedExecute(Execute):
         self.confinement = getattr(self.km, "confinement", None)
         kind = _kind(cell)
         await self._guard_before(cell, cell_index, kind)
-        budget_bound = self._get_timeout(cell) < (super()._get_timeout(cell) or float("inf"))
+        limit = self._cell_limit()
+        budget_bound = limit < (super()._get_timeout(None) or float("inf"))
+        self._verdict, self._backstop_hit = None, False
+        if self._clock is None:
+            self._clock = KernelClock(self.km.provisioner.process.pid, getattr(self.km, "group", None))
+        self._clock.resume()  # the time between cells is the grader's
+        watch = asyncio.ensure_future(self._watch_cell(limit))
         try:
             await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
-            self._stop(cell, cell_index, "died", self._limit_message(deadly=True) or "the kernel "
-                       "died while running this cell (os._exit, a crash, or a resource limit)")
+            if self._verdict == "deaf":
+                self._stop(cell, cell_index, "killed", self._deaf_message(budget_bound))
+            else:
+                self._stop(cell, cell_index, "died", self._limit_message(deadly=True) or "the kernel "
+                           "died while running this cell (os._exit, a crash, or a resource limit)")
             return cell
-        except CellTimeoutError:
+        except CellTimeoutError:  # an interrupt went unanswered
             await self._kill_kernel()
-            self._stop(cell, cell_index, "killed", "this cell ignored the timeout interrupt and "
-                       "its kernel was killed")
+            if self._verdict == "limit":  # the cell's own time was over its limit
+                self._stop(cell, cell_index, "killed", self._deaf_message(budget_bound))
+            else:
+                self._stop(cell, cell_index, BUSY, self._busy_message("the cell's", limit))
             return cell
-        self._after(cell, cell_index, budget_bound)
+        finally:
+            watch.cancel()
+        self._after(cell, cell_index, budget_bound, limit)
         self._note_limit(cell, cell_index)
         await self._guard_after(cell, cell_index, kind)
         return cell
@@ -149,15 +200,40 @@ class GuardedExecute(Execute):
                        f"this cell ran; put back")
         await self._silent(f"{self._guard}.protect(globals(), {self._guard}_before)")
 
-    def _after(self, cell, cell_index, budget_bound):
-        """Events of a cell that ran to its end: interrupted, or sys.exit()."""
-        if any(out.get("ename") == "CellTimeoutError" for out in cell.outputs):
+    async def _watch_cell(self, limit):
+        """Interrupt the running cell when it has used `limit` seconds of its own time; kill
+        its kernel if it goes on for `interrupt_grace` more (a loop deaf to the interrupt)."""
+        start, interrupted = self._clock.own, None
+        while True:
+            await asyncio.sleep(SAMPLE_SECONDS)
+            used = await asyncio.to_thread(self._clock.sample) - start
+            if interrupted is None and used >= limit:
+                self._verdict, interrupted = "limit", used
+                try:
+                    await ensure_async(self.km.interrupt_kernel())
+                except Exception as error:  # gone meanwhile: nbclient sees it die
+                    self.log.warning("interrupting the kernel: %s", error)
+            elif interrupted is not None and used >= interrupted + self.interrupt_grace:
+                self._verdict = "deaf"
+                await self._kill_kernel()
+                return
+
+    def _after(self, cell, cell_index, budget_bound, limit):
+        """Events of a cell that ran to its end: interrupted at its limit (the student's time)
+        or by the backstop (the machine's), or sys.exit()."""
+        if self._verdict == "limit":
+            # a cell that caught the interrupt and went on still fails: it ran out of time
+            outputs = [out for out in cell.outputs if out.get("ename") != TIMEOUT]
             if budget_bound:
-                self._stop(cell, cell_index, "budget", f"the notebook ran out of its time "
-                           f"budget ({self.time_budget} s) in this cell")
+                message = f"the notebook ran out of its time budget ({self.time_budget} s) in this cell"
+                cell.outputs = outputs
+                self._stop(cell, cell_index, "budget", message)
             else:
-                self._note(cell, cell_index, "timeout", f"interrupted after the per-cell "
-                           f"timeout ({self.timeout} s)")
+                message = f"interrupted after the per-cell timeout ({self.timeout} s of its own time)"
+                cell.outputs = outputs + [_error(TIMEOUT, message)]
+                self._note(cell, cell_index, "timeout", message)
+        elif self._backstop_hit:
+            self._stop(cell, cell_index, BUSY, self._busy_message("the cell's", limit))
         errors = {out.get("ename") for out in cell.outputs}
         if "SystemExit" in errors:
             self._note(cell, cell_index, "exit", "called sys.exit()")
@@ -166,6 +242,24 @@ class GuardedExecute(Execute):
         if "BlockingIOError" in errors:
             self._note(cell, cell_index, "processes", "could not start a process or thread "
                        "(BlockingIOError: a process limit)")
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """nbclient's wall-clock timeout: here the backstop (its error output alone would not
+        tell, as student code can raise an error of the same name)."""
+        self._backstop_hit = True
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def _busy_message(self, whose, limit):
+        used = self._clock.own if self._clock else 0.0
+        return (f"machine busy: stopped by {whose} wall-clock backstop ({self.wall_factor:g} x "
+                f"{limit:.0f} s) when the kernel had used {used:.0f} s of its own time; not "
+                f"charged, grade it again when the machine is quieter")
+
+    def _deaf_message(self, budget_bound):
+        limit = (f"the notebook's time budget of {self.time_budget} s" if budget_bound
+                 else f"the per-cell timeout of {self.timeout} s")
+        return (f"this cell ignored the timeout interrupt and its kernel was killed (it went on "
+                f"computing past {limit} of its own time)")
 
     def _limit_message(self, deadly=False):
         """What whole-kernel limit the sandbox saw the kernel hit, in words; None if none, or

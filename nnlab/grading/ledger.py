@@ -1,6 +1,7 @@
 """grading/status.json: the batch's bookkeeping of every student, written only by the batch process
-(one writer, atomic replace): "running", "interrupted", "graded" or "failed" (nothing could be
-graded, with the reasons), and the key of what was graded. The student's status itself is derived
+(one writer, atomic replace): "running", "interrupted", "graded", "busy" (the machine stopped a
+notebook twice: graded again by the next batch) or "failed" (nothing could be graded, with the
+reasons), and the key of what was graded. The student's status itself is derived
 when the class is shown (`outcome`), whichever door graded them.
 
 A student is recorded as "running" before its grading starts; an entry still "running" when the
@@ -11,6 +12,7 @@ import json
 import os
 from datetime import datetime, timezone
 
+from .execution import BUSY
 from .intake import digest
 
 RUNNING, INTERRUPTED, GRADED = "running", "interrupted", "graded"
@@ -50,13 +52,14 @@ class Ledger:
             self.record(student, {"status": "failed", "reasons": entry.get("reasons", []),
                                   "key": key, "graded_at": now})
         else:
-            self.record(student, {"status": GRADED, "key": key, "graded_at": now})
+            status = BUSY if entry["status"] == BUSY else GRADED
+            self.record(student, {"status": status, "key": key, "graded_at": now})
 
     def stale(self, student, key):
         """Whether the student must be graded (again): never graded, graded from other files or
-        another course version, or left unfinished."""
+        another course version, left unfinished, or stopped by a busy machine."""
         entry = self.entries.get(student)
-        return entry is None or entry.get("key") != key or entry["status"] in (RUNNING, INTERRUPTED)
+        return entry is None or entry.get("key") != key or entry["status"] in (RUNNING, INTERRUPTED, BUSY)
 
 
 # The sections of nbgrader_config.py that can change a grade. Others (the exchange, formgrader,

@@ -456,6 +456,11 @@ class SandboxedKernelManager(AsyncKernelManager):
                 f"{_size(self.memory_limit)} per process, {processes}, CPU {self.cpu_seconds} s "
                 f"per process; {extra}")
 
+    @property
+    def group(self):
+        """The running kernel's control group (`cgroups.KernelGroup`), or None."""
+        return self._group
+
     def limit_hit(self):
         """The whole-kernel limit the kernel ran into since it started: "cpu", "memory",
         "processes", or None (also when no control group counts them)."""

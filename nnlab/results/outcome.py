@@ -9,15 +9,17 @@ autograded copy was written by a grading without the course's steps is said to b
 from nbgrader.api import Gradebook, MissingEntry
 
 from ..results import review
+from ..grading.execution import BUSY
 from ..grading.intake import survey
 from ..grading.late import Deadline
 from ..grading.ledger import INTERRUPTED, RUNNING, Ledger
 from ..grading.steps import autograded_token, read_record
 
 # Worst first: the status of a submission is that of its worst finding.
-STATUSES = ("failed", "flagged", "incomplete", "warning", "late", "ok")
-# Statuses whose gradebook rows are not a grading of the current submission.
-UNGRADED = {"failed", RUNNING, INTERRUPTED, "not graded"}
+STATUSES = ("failed", BUSY, "flagged", "incomplete", "warning", "late", "ok")
+# Statuses whose gradebook rows are not a grading of the current submission (a notebook the
+# machine stopped is graded only as far as it got, which is not charged to the student).
+UNGRADED = {"failed", BUSY, RUNNING, INTERRUPTED, "not graded"}
 # What the kernel's own events mean for the submission: cells were lost, or only noted.
 LOSSES = {"died", "killed", "budget"}
 OUTSIDE = ("graded without the course's grading steps (no sandbox, no guard, no tampering "
@@ -93,7 +95,7 @@ def _status_part(course, student, row):
     folder = course.submission(student)
     found = survey(course.folder("release"), folder) if folder.is_dir() else None
     reasons = list(found.problems + found.notes) if found else ["the submission folder is gone"]
-    lost, flagged, notes = bool(found is None or found.problems), False, len(reasons)
+    lost, flagged, busy, notes = bool(found is None or found.problems), False, False, len(reasons)
     sandboxes, limits = [], []
     for name in sorted(found.notebooks) if found else []:
         record = read_record(course.root, student, name)
@@ -116,6 +118,7 @@ def _status_part(course, student, row):
         reasons += record["notes"] + record["findings"] + _describe(f"{name}.ipynb", events)
         notes += len(record["notes"]) + sum(e["kind"] not in LOSSES for e in events)
         lost |= any(e["kind"] in LOSSES for e in events)
+        busy |= any(e["kind"] == BUSY for e in events)
         flagged |= bool(record["findings"]) or any(e["kind"] == "tampering" for e in events)
         sandboxes.append(bool(record.get("sandbox")))
         limits.append(record.get("confinement", ""))
@@ -130,7 +133,11 @@ def _status_part(course, student, row):
     if late > 0:
         reasons.append(f"submitted {_duration(late)} after the due date: "
                        f"late penalty {row['late_penalty']:g} points")
-    status = ("flagged" if flagged else "incomplete" if lost else "warning" if notes
+    if busy:
+        reasons.append(f"the machine was too busy to grade it, twice: grade it later with "
+                       f"`nnlab grade {student}` (nothing is charged meanwhile)")
+        row["total"] = None
+    status = (BUSY if busy else "flagged" if flagged else "incomplete" if lost else "warning" if notes
               else "late" if late > 0 else "ok")
     return dict(row, status=status, reasons=list(dict.fromkeys(reasons)),
                 sandbox=all(sandboxes) if sandboxes else None,

@@ -62,9 +62,10 @@ def _bars(rates, path):
 
 def _page(course, rows, graded, rates):
     counts = Counter(row["status"] for row in rows)
-    order = [s for s in (*STATUSES, *sorted(UNGRADED)) if counts[s]]
+    statuses = list(dict.fromkeys((*STATUSES, *sorted(UNGRADED))))  # worst first, each once
+    order = [s for s in statuses if counts[s]]
     summary = ", ".join(f"{counts[s]} {s}" for s in order)
-    severity = {status: rank for rank, status in enumerate((*STATUSES, *sorted(UNGRADED)))}
+    severity = {status: rank for rank, status in enumerate(statuses)}
     attention = sorted((row for row in rows if row["status"] not in ("ok", "late")),
                        key=lambda row: (severity.get(row["status"], 0), row["student"]))
     hardest = sorted(rates, key=rates.get)[:5]
@@ -75,7 +76,7 @@ def _page(course, rows, graded, rates):
  body {{ font-family: sans-serif; margin: 2em auto; max-width: 60em; color: #222; }}
  table {{ border-collapse: collapse; margin: 1em 0; }}
  td, th {{ border: 1px solid #ccc; padding: .3em .6em; vertical-align: top; text-align: left; }}
- .failed, .flagged, .incomplete {{ background: #fde2e2; }} .warning {{ background: #fff4d6; }}
+ .failed, .flagged, .incomplete {{ background: #fde2e2; }} .warning, .busy {{ background: #fff4d6; }}
  .unconfined {{ border: 2px solid #c00; padding: .5em; }}
  td.num {{ text-align: right; }}
 </style></head><body>

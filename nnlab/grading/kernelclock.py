@@ -1,0 +1,99 @@
+"""The time a kernel spends on its own: what a student's time limits are charged in.
+
+A kernel's wall-clock time is its own work (CPU time of all its processes), its own waiting
+(sleeping, blocked on a file) and the time it was ready to run but had no CPU, because other work
+kept the machine busy. Only the first two are the student's. `KernelClock` samples the kernel's
+processes a few times a second: CPU time comes from the kernel's control group where it has one
+(which also counts processes that have ended), else from /proc for the kernel's process tree; an
+interval in which no thread of the kernel was runnable (state R) counts as its own waiting.
+"""
+import os
+import time
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+class KernelClock:
+    """Seconds a kernel spent on its own while counted (from each `resume()` on); `sample()` keeps
+    the count up to date and must be called often (a few times a second) meanwhile."""
+
+    def __init__(self, root_pid, group=None):
+        self.root_pid, self.group = root_pid, group
+        self.own = 0.0  # seconds charged to the kernel: CPU time and its own waiting
+        self.cpu = 0.0  # of which CPU time
+        self._last = None  # (wall, cpu) at the previous sample
+
+    def resume(self):
+        """Count from now on: the time since the last sample is not the kernel's."""
+        self._last = (time.monotonic(), self._cpu())
+
+    def sample(self):
+        """Add the time since the previous sample; returns `own`."""
+        wall, cpu = time.monotonic(), self._cpu()
+        last_wall, last_cpu = self._last
+        used = max(0.0, cpu - last_cpu)
+        self.cpu += used
+        self.own += used
+        if not self._runnable():  # it was waiting by itself: sleep, a lock, a file
+            self.own += max(0.0, wall - last_wall - used)
+        self._last = (wall, cpu)
+        return self.own
+
+    def _pids(self):
+        if self.group is not None and self.group.dirs:
+            return self.group.pids()
+        return _tree(self.root_pid)
+
+    def _cpu(self):
+        if self.group is not None and ("cpuacct" in self.group.dirs or "" in self.group.dirs):
+            self.group.poll()  # counts the processes that have ended too
+            return self.group.cpu
+        return sum(_process_cpu(pid) for pid in _tree(self.root_pid))
+
+    def _runnable(self):
+        for pid in self._pids():
+            for task in _tasks(pid):
+                if _stat(f"/proc/{pid}/task/{task}/stat")[0] == "R":
+                    return True
+        return False
+
+
+def _stat(path):
+    """The fields of a /proc stat file after the command name (state first); [""] if gone."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return [""]
+    return text[text.rindex(")") + 2:].split()
+
+
+def _process_cpu(pid):
+    """CPU seconds of a process and of the children it has waited for."""
+    fields = _stat(f"/proc/{pid}/stat")
+    if len(fields) < 15:
+        return 0.0
+    return sum(int(value) for value in fields[11:15]) / TICK  # utime stime cutime cstime
+
+
+def _tasks(pid):
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+
+
+def _tree(root):
+    """`root` and all its descendants, from every process's parent in /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(f"/proc/{entry}/stat")
+            if len(fields) > 1:
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found

@@ -1,0 +1,129 @@
+"""Time limits are charged in the kernel's own time (CPU time and its own waiting), never in the
+time a busy machine kept it waiting: small notebooks run by GuardedExecute, with and without CPU
+hogs on every core."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from traitlets.config import Config
+
+from nnlab.grading.execution import BUSY, GuardedExecute
+from nnlab.grading.kernelclock import KernelClock
+
+from conftest import HOGS_PER_CORE, CpuHogs
+
+# Busy work of about this many CPU seconds, whatever the machine's speed.
+WORK = "import time\nstart = time.process_time()\nwhile time.process_time() - start < {}:\n    pass\nprint('done')"
+
+
+@pytest.fixture()
+def hogs():
+    """CPU hogs keep every core busy (load average 3x the cores) while the test runs."""
+    with CpuHogs(HOGS_PER_CORE * os.cpu_count()) as running:
+        yield running
+
+
+def run(tmp_path, sources, **traits):
+    """(GuardedExecute after the run, the executed notebook's cells)."""
+    nb = new_notebook(cells=[new_code_cell(source) for source in sources])
+    guarded = GuardedExecute(config=Config({"GuardedExecute": traits}), timeout=traits.pop("timeout", 4))
+    nb, _ = guarded.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    return guarded, nb.cells
+
+
+def kinds(guarded):
+    return [event["kind"] for event in guarded.events]
+
+
+def errors(cell):
+    return [out["ename"] for out in cell.outputs if out["output_type"] == "error"]
+
+
+def test_a_loop_is_interrupted_at_its_own_time_limit(tmp_path):
+    guarded, cells = run(tmp_path, ["while True:\n    pass", "print('next')"])
+    assert kinds(guarded) == ["timeout"]
+    assert "CellTimeoutError" in errors(cells[0])
+    assert cells[1].outputs[0]["text"] == "next\n"  # grading goes on
+
+
+def test_sleeping_is_the_kernels_own_time(tmp_path):
+    """A kernel waiting by itself (sleep, I/O) uses its time as surely as one computing."""
+    started = time.monotonic()
+    guarded, cells = run(tmp_path, ["import time\ntime.sleep(600)"])
+    assert kinds(guarded) == ["timeout"]
+    assert time.monotonic() - started < 60
+
+
+def test_a_loop_deaf_to_the_interrupt_is_killed_after_the_grace(tmp_path):
+    deaf = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    guarded, cells = run(tmp_path, [deaf, "1"], interrupt_grace=2)
+    assert kinds(guarded) == ["killed"]
+    assert "ignored the timeout interrupt and its kernel was killed" in guarded.events[0]["message"]
+    assert errors(cells[1]) == ["NotRun"]
+
+
+# One numpy call of about 10 s of CPU, which an interrupt cannot break into (sized on this machine).
+LONG_NUMPY_CALL = """import time
+import numpy as np
+a = np.ones((150, 150))
+start = time.process_time()
+np.einsum("ij,jk,kl->il", a, a, a, optimize=False)
+n = int(150 * (10 / max(time.process_time() - start, 1e-3)) ** 0.25)"""
+
+
+def test_an_interrupt_answered_late_from_deep_in_numpy_is_no_deaf_loop(tmp_path):
+    """The interrupt waits for the numpy call to return, seconds later: the cell is charged its
+    timeout, and the kernel lives on."""
+    busy = 'a = np.ones((n, n))\nnp.einsum("ij,jk,kl->il", a, a, a, optimize=False)'
+    guarded, cells = run(tmp_path, [LONG_NUMPY_CALL, busy, "print('next')"], timeout=2, interrupt_grace=15)
+    assert kinds(guarded) == ["timeout"]
+    assert cells[2].outputs[0]["text"] == "next\n"
+
+
+def test_catching_the_interrupt_does_not_save_the_cell(tmp_path):
+    caught = "try:\n    while True:\n        pass\nexcept KeyboardInterrupt:\n    print('survived')"
+    guarded, cells = run(tmp_path, [caught])
+    assert kinds(guarded) == ["timeout"] and "CellTimeoutError" in errors(cells[0])
+
+
+def test_the_notebook_budget_counts_own_time_across_cells(tmp_path):
+    guarded, cells = run(tmp_path, [WORK.format(1.5)] * 4, timeout=10, time_budget=4)
+    assert kinds(guarded) == ["budget"]
+    assert [errors(cell)[-1:] for cell in cells] == [[], [], ["budget"], ["NotRun"]]
+
+
+def test_a_busy_machine_does_not_charge_the_student(tmp_path, hogs):
+    """Under a load of 3x the cores, a cell needing 2 CPU seconds takes several times that on
+    the wall clock: within its 4 s limit, it passes."""
+    started = time.monotonic()
+    guarded, cells = run(tmp_path, [WORK.format(2), WORK.format(2)])
+    assert time.monotonic() - started > 8  # the load did slow it down
+    assert kinds(guarded) == []
+    assert [cell.outputs[-1]["text"] for cell in cells] == ["done\n", "done\n"]
+
+
+def test_a_notebook_the_machine_stops_twice_is_busy_not_charged(tmp_path, hogs):
+    """With a backstop as short as the limit itself, the loaded machine stops the cell before
+    it used its time: graded again, stopped again, reported as busy."""
+    guarded, cells = run(tmp_path, [WORK.format(3), "1"], wall_factor=1.0)
+    assert kinds(guarded) == [BUSY]
+    assert "machine busy" in guarded.events[0]["message"]
+    assert errors(cells[1]) == ["NotRun"]
+
+
+def test_the_clock_counts_cpu_of_every_process_and_sleep(tmp_path):
+    """Without a control group: CPU time of the process tree, children that ended included."""
+    child = subprocess.Popen([sys.executable, "-c", "import os, time\n"
+                              "pid = os.fork()\nstart = time.process_time()\n"
+                              "while time.process_time() - start < 1: pass\n"
+                              "os._exit(0) if pid == 0 else os.wait()\ntime.sleep(1)"])
+    clock = KernelClock(child.pid)
+    clock.resume()
+    while child.poll() is None:
+        clock.sample()
+        time.sleep(0.05)
+    assert 1.8 < clock.cpu < 3  # the process and its child, one second each
+    assert clock.own > clock.cpu + 0.7  # the second of sleep
