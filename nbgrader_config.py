@@ -72,3 +72,7 @@ c.GuardedExecute.output_limit = 1_000_000
 # cluster"): the scheduler `nnlab grade` sends the submissions to, and the gradebook's database.
 # c.Cluster.scheduler = "tcp://scheduler.example.org:8786"
 # c.CourseDirectory.db_url = "postgresql+psycopg://ta@db.example.org/nn_course"
+
+# The kernels the course starts keep their own log to errors: ipykernel 7 warns of "running over
+# TCP without encryption" at every start of a kernel on loopback (generate_solution, validate).
+c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]

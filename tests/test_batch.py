@@ -23,7 +23,7 @@ from nnlab.results.outcome import outcome
 from nnlab.results import feedback
 from nnlab.results.feedback import generate_feedback
 from nnlab.authoring.fill import fill
-from nnlab.results.report import write_report
+from nnlab.results.report import pass_rates, write_report
 from nnlab.grading.sandbox import UID_BASE, processes_of
 
 from conftest import (CHROMIUM, REPO, chromium_dom, copy_course, page_text, released_copy,
@@ -67,6 +67,14 @@ def test_report_shows_the_class_and_every_submission_that_needs_a_look(built_cou
             row = text[text.index(f"<td>{student['id']}</td>"):]
             assert student["status"] in row[:200]
     assert "ignored the timeout interrupt" in text
+
+
+def test_pass_rates_leave_out_held_notebooks():
+    """A held cell's 0 is no verdict: the student counts for the other notebook's cells only."""
+    rows = [{"scores": {"l2": [3, 3], "bn": [0, 6]}, "held": {}},
+            {"scores": {"l2": [0, 3], "bn": [6, 6]}, "held": {"regularization": ["tampering"]}}]
+    rates, left_out = pass_rates(rows, {"l2": "regularization", "bn": "batchnorm"})
+    assert rates == {"l2": 1.0, "bn": 0.5} and left_out == 1
 
 
 def test_feedback_hides_hidden_tests_and_shows_their_message(built_course, graded_class):

@@ -195,6 +195,26 @@ def test_manual_score_on_a_late_written_answer_recomputes_the_penalty(course, fo
     assert line.split(",")[2] == f"{total:g}"
 
 
+def test_a_course_run_from_formgrader_alone_charges_the_late_policy(built_course, tmp_path):
+    """No nnlab command ever ran, so nothing stored the due date: formgrader's Autograde button
+    charges the late student what `nnlab grade` charges (the demo manifest's penalty)."""
+    (tmp_path / "course").mkdir()
+    (tmp_path / "formgrader").mkdir()
+    course = released_copy(built_course, tmp_path / "course")
+    with Gradebook(course.db_url) as gradebook:
+        assert gradebook.find_assignment(course.assignment).duedate is None
+    late = DEMO_STUDENTS[LATE]
+    fill(course, late["files"], LATE, date_parser.parse(late["submitted"]))
+    server = Formgrader(course, tmp_path / "formgrader")
+    try:
+        result = server.call("POST", f"/formgrader/api/submission/{course.assignment}/{LATE}/autograde")
+    finally:
+        server.stop()
+    assert result["success"], result.get("error") or result.get("log")
+    row = outcome(course, LATE)
+    assert row["status"] == "late" and row["late_penalty"] == pytest.approx(late["late_penalty"]), row
+
+
 # ------------------------------------------------------------------------------ the exchange
 
 class Student:

@@ -12,6 +12,7 @@ import pytest
 from nbgrader.validator import Validator
 
 from nnlab import notebooks
+from nnlab.autograde import nbgrader_command
 from nnlab.course import Course, CourseError
 from nnlab.authoring.roundoff import same_text
 from nnlab.authoring.release import (build, fill_notebook, notebook_difference, volatile_changes_dropped,
@@ -247,3 +248,11 @@ def test_the_other_numerics_print_other_last_digits():
                               capture_output=True, env=dict(os.environ, **numerics)).stdout
                for numerics in ({}, OTHER_NUMERICS)]
     assert printed[0] != printed[1] and same_text(*printed), printed
+
+
+def test_the_courses_own_kernels_print_no_tcp_warning():
+    """`nbgrader validate` in the course (as `nnlab release` and the demo run kernels): the
+    kernel talks over unix sockets, so ipykernel has no unencrypted-TCP warning to print."""
+    done = nbgrader_command(COURSE, "validate", "source/nn_training/batchnorm.ipynb")
+    assert "Success!" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "without encryption" not in done.stdout + done.stderr

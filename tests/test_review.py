@@ -12,7 +12,7 @@ from nnlab.authoring.fill import fill
 from nnlab.cli import main
 from nnlab.grading.batch import grade_class
 from nnlab.results.export import graded_cells, write_csv
-from nnlab.results.outcome import outcome
+from nnlab.results.outcome import duration, outcome
 from nnlab.results.report import write_report
 
 from conftest import released_copy
@@ -131,3 +131,10 @@ def test_a_submission_without_a_known_time_is_reported(course):
     (course.submission(STUDENT) / "timestamp.txt").unlink()
     reasons = outcome(course, STUDENT)["reasons"]
     assert "no submission time (no timestamp.txt): the late policy could not be applied" in reasons
+
+
+@pytest.mark.parametrize("seconds, words", [(12, "12 s"), (59, "59 s"), (61, "1 min 1 s"), (3600, "1 h 0 min"),
+                                             (27660, "7 h 41 min"), (90061, "1 d 1 h"), (0, "0 s")])
+def test_lateness_is_said_in_its_two_largest_units(seconds, words):
+    """Not "0 h 0 min" for a submission a few seconds late."""
+    assert duration(seconds) == words

@@ -4,6 +4,7 @@ import math
 
 from nbgrader.api import Gradebook
 from nbgrader.plugins import LateSubmissionPlugin
+from nbgrader.utils import parse_utc
 from traitlets import Float, Unicode
 from traitlets.config import Configurable
 
@@ -31,6 +32,18 @@ def apply_due_date(course):
     due = Deadline(config=course.config()).due
     with Gradebook(course.db_url) as gradebook:
         gradebook.update_or_create_assignment(course.assignment, duedate=due or None)
+
+
+def keep_due_date(config, db_url, assignment):
+    """Store the configured due date, if one is configured, where the gradebook has another: the
+    course's first grading step does this at every door, so that a course run from formgrader's
+    buttons alone charges the late policy as `nnlab grade` does."""
+    due = Deadline(config=config).due
+    if not due:
+        return
+    with Gradebook(db_url) as gradebook:
+        if gradebook.find_assignment(assignment).duedate != parse_utc(due):
+            gradebook.update_or_create_assignment(assignment, duedate=due)
 
 
 _plugin = None  # the course's late plugin, once keep_penalties_current registered the listener

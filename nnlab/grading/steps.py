@@ -4,7 +4,8 @@
 `nbgrader autograde`, formgrader's Autograde button and `nnlab grade` all run them:
 
 - `IntakeRepairs` (first sanitizing step): mends the notebook against its release copy
-  (`intake.repair`) and notes what it found.
+  (`intake.repair`) and notes what it found; stores the configured due date in the gradebook
+  (`late.keep_due_date`), before nbgrader computes how late the submission is.
 - `ScanStudentCode` (sanitizing): lists what the code the student wrote does that a TA should
   look at (`tampering.scan`); findings that tamper with the interpreter hold the points.
 - `execution.GuardedExecute` (in place of nbgrader's Execute): sandboxed, guarded execution.
@@ -30,6 +31,7 @@ from nbgrader.utils import is_solution
 
 from ..results import review
 from .intake import is_provided, repair
+from .late import keep_due_date
 from .tampering import scan, top_level_names
 
 KEY = "nnlab"  # the notebook metadata the steps share
@@ -39,6 +41,7 @@ class IntakeRepairs(NbGraderPreprocessor):
     """Repair what a TA would repair by hand, before nbgrader's own sanitizing steps."""
 
     def preprocess(self, nb, resources):
+        keep_due_date(self.config, resources["nbgrader"]["db_url"], resources["nbgrader"]["assignment"])
         reference = _release_notebook(self.config, resources)
         name = resources["nbgrader"]["notebook"]
         nb.metadata[KEY] = {"notes": repair(nb, reference, f"{name}.ipynb"),

@@ -131,7 +131,7 @@ def _status_part(course, student, row):
         reasons.append("no submission time (no timestamp.txt): the late policy could not be applied")
     late = row.pop("seconds_late", 0)
     if late > 0:
-        reasons.append(f"submitted {_duration(late)} after the due date: "
+        reasons.append(f"submitted {duration(late)} after the due date: "
                        f"late penalty {row['late_penalty']:g} points")
     if busy:
         reasons.append(f"the machine was too busy to grade it, twice: grade it later with "
@@ -153,6 +153,10 @@ def _describe(notebook, events):
             for message, where in cells.items()]
 
 
-def _duration(seconds):
-    days, rest = divmod(int(seconds), 86400)
-    return f"{days} d {rest // 3600} h" if days else f"{rest // 3600} h {rest % 3600 // 60} min"
+def duration(seconds):
+    """A lateness in words, in its two largest units: "2 d 3 h", "1 h 0 min", "12 s"."""
+    seconds = max(0, int(seconds))
+    amounts = [(seconds // 86400, "d"), (seconds % 86400 // 3600, "h"), (seconds % 3600 // 60, "min"),
+               (seconds % 60, "s")]
+    first = next((i for i, (amount, _) in enumerate(amounts) if amount), len(amounts) - 1)
+    return " ".join(f"{amount} {unit}" for amount, unit in amounts[first:first + 2])

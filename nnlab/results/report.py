@@ -16,19 +16,24 @@ def write_report(course):
     folder = course.root / "reports"
     folder.mkdir(exist_ok=True)
     rows = class_rows(course)
-    graded = [row for row in rows if row["scores"] is not None]
+    graded = [row for row in rows if row["scores"] is not None and row["status"] not in UNGRADED]
     _histogram(graded, folder / "scores.png")
-    rates = pass_rates(graded, graded_cells(course, tests_only=True))
+    rates, left_out = pass_rates(graded, graded_cells(course, tests_only=True))
     _bars(rates, folder / "cells.png")
     page = folder / "index.html"
-    page.write_text(_page(course, rows, graded, rates))
+    page.write_text(_page(course, rows, graded, rates, left_out))
     return page
 
 
 def pass_rates(graded, cells):
-    """{test cell: share of the graded students with full marks on it}."""
-    return {cell: sum(row["scores"].get(cell, (0, 1))[0] == row["scores"].get(cell, (0, 1))[1]
-                      for row in graded) / len(graded) for cell in cells} if graded else {}
+    """({test cell: share of the students with full marks on it}, notebooks left out): a cell
+    counts the graded students whose notebook's points are not held for review, as a held cell's
+    score is no verdict yet. `cells` maps each test cell to its notebook."""
+    rates = {}
+    for cell, notebook in cells.items():
+        judged = [row["scores"].get(cell, (0, 1)) for row in graded if notebook not in row["held"]]
+        rates[cell] = sum(score == top for score, top in judged) / len(judged) if judged else 0.0
+    return rates, sum(len(row["held"]) for row in graded)
 
 
 def _histogram(graded, path):
@@ -60,7 +65,7 @@ def _bars(rates, path):
     plt.close(figure)
 
 
-def _page(course, rows, graded, rates):
+def _page(course, rows, graded, rates, left_out):
     counts = Counter(row["status"] for row in rows)
     statuses = list(dict.fromkeys((*STATUSES, *sorted(UNGRADED))))  # worst first, each once
     order = [s for s in statuses if counts[s]]
@@ -84,7 +89,9 @@ def _page(course, rows, graded, rates):
 <p>{len(rows)} submissions: {_e(summary)}.</p>
 {_unconfined(rows)}
 {_held(rows)}
-<p>Hardest test cells: {_e(", ".join(f"{c} ({100 * rates[c]:.0f}%)" for c in hardest)) or "-"}.</p>
+<p>Hardest test cells: {_e(", ".join(f"{c} ({100 * rates[c]:.0f}%)" for c in hardest)) or "-"}.
+Pass rates count the {len(graded)} graded submissions; they leave out {len(rows) - len(graded)}
+not graded (yet) and {left_out} notebook{"s" * (left_out != 1)} whose points are held for review.</p>
 <h2>Scores</h2><img src="scores.png" alt="histogram of the total scores">
 <h2>Test cells</h2><img src="cells.png" alt="pass rate of every test cell">
 <h2>Submissions that need a look ({len(attention)})</h2>
