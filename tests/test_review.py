@@ -13,11 +13,13 @@ from nnlab.cli import main
 from nnlab.grading.batch import grade_class
 from nnlab.results.export import graded_cells, write_csv
 from nnlab.results.outcome import duration, outcome
+from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import write_report
 
 from conftest import released_copy
 
 SETTINGS, _ = manifest()
+UNDER_REVIEW_TEXT = "This notebook is under review."
 STUDENT = "curious"  # correct answers, and a look into the interpreter in batchnorm.ipynb
 LOOK = "import inspect\nprint(inspect.signature(batchnorm_forward))"
 
@@ -85,11 +87,58 @@ def test_accept_releases_the_points_and_a_regrade_keeps_the_decision(course, tmp
     grade_again(course)
     assert outcome(course, STUDENT)["held"] == {}
     assert autograded(course, "batchnorm") == scores
-    assert main(["--course", str(course.root), "review", STUDENT, "--reject"]) == 1  # nothing held
+
+
+def test_a_decision_can_be_changed_and_a_tas_own_score_survives_it(course, capsys):
+    """--reject after --accept voids the points; a score the TA set in formgrader (a 0 on a held
+    cell, a part score after the reject) stays through every later decision; all in the history."""
+    assert main(["--course", str(course.root), "review", STUDENT, "--reject"]) == 0
+    assert all(score == 0 for score, _, _ in autograded(course, "batchnorm").values())
+    first, second = sorted(autograded(course, "batchnorm"))[:2]
+    with Gradebook(course.db_url) as gradebook:  # what formgrader's grade API does
+        submitted = gradebook.find_submission_notebook("batchnorm", course.assignment, STUDENT)
+        grade = next(g for g in submitted.grades if g.name == first)
+        grade.manual_score, grade.needs_manual_grade = 0.25, False
+        gradebook.db.commit()
+    assert main(["--course", str(course.root), "review", STUDENT, "--accept"]) == 0
+    scores = autograded(course, "batchnorm")
+    assert scores[first][1] == 0.25 and scores[second][1] is None and scores[second][0] > 0
+    capsys.readouterr()
+    assert main(["--course", str(course.root), "review", STUDENT]) == 0
+    states = [line.split()[2] for line in capsys.readouterr().out.splitlines() if line[:2] == "20"]
+    assert states == ["held", "accepted", "rejected", "accepted"]
+
+
+def test_a_tas_zero_on_a_held_cell_survives_accept(built_course, tmp_path):
+    """The TA enters 0 on one held cell in formgrader, then accepts: that cell stays 0."""
+    course = released_copy(built_course, tmp_path)
+    fill(course, [DEMO / "students" / "regularization" / "classic.py",
+                  DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
+    damage.insert_cell(course.submission(STUDENT), "batchnorm", "batchnorm_forward", LOOK)
+    grade_class(course, students=[STUDENT], out=lambda line: None)
+    cell = sorted(autograded(course, "batchnorm"))[0]
+    with Gradebook(course.db_url) as gradebook:  # what formgrader's grade API does
+        submitted = gradebook.find_submission_notebook("batchnorm", course.assignment, STUDENT)
+        grade = next(g for g in submitted.grades if g.name == cell)
+        grade.manual_score, grade.needs_manual_grade = 0.0, False
+        gradebook.db.commit()
+    pages = course.root / "feedback" / STUDENT / course.assignment
+    assert generate_feedback(course, [STUDENT], out=lambda line: None) == [STUDENT]
+    assert UNDER_REVIEW_TEXT in (pages / "batchnorm.html").read_text()  # withheld while held
+    assert "batchnorm_forward" not in (pages / "batchnorm.html").read_text()
+    assert UNDER_REVIEW_TEXT not in (pages / "regularization.html").read_text()
+    assert main(["--course", str(course.root), "review", STUDENT, "--accept"]) == 0
+    scores = autograded(course, "batchnorm")
+    assert scores[cell][:2] == (0, 0)
+    assert all(manual is None and score > 0 for name, (score, manual, _) in scores.items() if name != cell)
+    generate_feedback(course, [STUDENT], out=lambda line: None)
+    released = (pages / "batchnorm.html").read_text()
+    assert UNDER_REVIEW_TEXT not in released and "batchnorm_forward" in released
 
 
 def test_a_changed_submission_is_held_again_and_reject_voids_it(course, capsys):
-    """A new submission voids the old decision; --reject keeps the autograded points at 0."""
+    """A new submission voids the old decision; --reject keeps the autograded points at 0 (but
+    where the TA set a score above)."""
     path = course.submission(STUDENT) / "batchnorm.ipynb"
     path.write_text(path.read_text().replace("print(inspect.signature", "print( inspect.signature"))
     grade_class(course, config=limits(SETTINGS), out=lambda line: None)
@@ -97,11 +146,13 @@ def test_a_changed_submission_is_held_again_and_reject_voids_it(course, capsys):
     assert main(["--course", str(course.root), "review", STUDENT, "--reject"]) == 0
     row = outcome(course, STUDENT)
     assert row["held"] == {}
-    assert all(score == 0 for score, _, _ in autograded(course, "batchnorm").values())
+    scores = autograded(course, "batchnorm").values()
+    assert sorted(manual for _, manual, _ in scores)[-1] == 0.25  # the TA's, from the test above
+    assert all(score == 0 for score, manual, _ in scores if manual != 0.25)
     capsys.readouterr()
     assert main(["--course", str(course.root), "review", STUDENT]) == 0
     states = [line.split()[2] for line in capsys.readouterr().out.splitlines() if line[:2] == "20"]
-    assert states == ["held", "accepted", "held", "rejected"]
+    assert states == ["held", "accepted", "rejected", "accepted", "held", "rejected"]
 
 
 def test_a_grading_without_the_courses_steps_is_said_so(course):

@@ -5,6 +5,8 @@ gradebook with their hidden tests, and whose written questions still hold their 
 `nbgrader_config.py` gives nbgrader's GenerateFeedback (the command, formgrader's button and
 `nnlab feedback` alike) these steps instead:
 
+- `WithheldWhileHeld` replaces a notebook whose points are held for review by a note saying so:
+  its feedback is for after the TA's decision.
 - `HiddenTestsFeedback` removes a hidden test's source and shows only its verdict: passed, or the
   type and message of its error (never its traceback lines, nor anything the cell printed: student
   code called by the test could print the test's own source).
@@ -18,12 +20,14 @@ from functools import lru_cache
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_output
+from nbformat.v4 import new_markdown_cell, new_output
+from nbgrader.api import Gradebook
 from nbgrader.converters import GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
 from ..grading.ledger import Ledger
+from . import review
 from .outcome import class_students, graded_students
 
 REMOVED = "[a line of a hidden test was removed here]"
@@ -31,6 +35,22 @@ KEPT_DATA = ("text/plain", "image/png", "image/jpeg")
 MIN_LINE = 12  # characters (whitespace removed) for a hidden line to be looked for: shorter ones
 # (`else:`, `)`) say nothing about a test
 MESSAGE_LIMIT = 2000  # characters of a hidden test's error message shown
+
+
+UNDER_REVIEW = ("**This notebook is under review.** A TA is looking at it before its points count; "
+                "its feedback comes after the decision.")
+
+
+class WithheldWhileHeld(NbGraderPreprocessor):
+    """A notebook whose points are held for review gets a note instead of its feedback."""
+
+    def preprocess(self, nb, resources):
+        ids = resources["nbgrader"]
+        with Gradebook(ids["db_url"]) as gradebook:
+            held = review.held_notebooks(gradebook, ids["assignment"], ids["student"])
+        if ids["notebook"] in held:
+            nb.cells = [new_markdown_cell(UNDER_REVIEW)]
+        return nb, resources
 
 
 class HiddenTestsFeedback(ClearHiddenTests):

@@ -3,7 +3,9 @@
 When either tampering check finds that a notebook tampered with the interpreter, the grader cannot
 vouch for its autograded points. They are held: the notebook is flagged, its autograded cells get
 a manual score of 0 that formgrader shows as needing review, and export and report show "held"
-instead of a number. A TA then accepts (the autograded scores count) or rejects (they stay 0).
+instead of a number. A TA then accepts (the autograded scores count) or rejects (they stay 0), and
+may change the decision later. A score a TA set on a cell in formgrader is the TA's: no hold or
+decision overwrites it (each row keeps which cells' 0 is the grader's own, `voided`).
 
 Every hold and decision is a row of the table `nnlab_review` in the gradebook's own database
 (SQLite or any other that nbgrader uses), so the history is kept with the grades. A decision is
@@ -14,7 +16,7 @@ import getpass
 import json
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, inspect, select, text
 
 HELD, ACCEPTED, REJECTED, CLEARED = "held", "accepted", "rejected", "cleared"
 
@@ -30,6 +32,7 @@ REVIEWS = Table(
     Column("reasons", Text, nullable=False, default="[]"),
     Column("by", String(128), nullable=False),
     Column("at", String(32), nullable=False),
+    Column("voided", Text, nullable=True),  # JSON list: the cells whose 0 the grader set
 )
 
 
@@ -63,53 +66,95 @@ def apply_hold(gradebook, notebook, reasons, fingerprint):
     TA already decided on this very notebook; release an earlier hold otherwise."""
     ids = (notebook.assignment.assignment.name, notebook.student.id, notebook.name)
     last = latest(gradebook, *ids)
+    voided = _voided(last)
     if reasons:
         if last and last["fingerprint"] == fingerprint and last["state"] in (ACCEPTED, REJECTED):
-            _set_scores(notebook, void=last["state"] == REJECTED, pending=False)
+            if last["state"] == REJECTED:
+                _void(notebook, voided, pending=False)
+            _settle(notebook)
         else:
-            _record(gradebook, ids, fingerprint, HELD, reasons, "grader")
-            _set_scores(notebook, void=True, pending=True)
+            _record(gradebook, ids, fingerprint, HELD, reasons, "grader", _void(notebook, voided, pending=True))
     elif last and last["state"] != CLEARED:
-        _record(gradebook, ids, fingerprint, CLEARED, [], "grader")
-        _set_scores(notebook, void=False, pending=False)
+        _release(notebook, voided, pending=False)
+        _record(gradebook, ids, fingerprint, CLEARED, [], "grader", [])
     gradebook.db.commit()
 
 
 def decide(gradebook, assignment, student, accept, notebooks=None, by=None):
-    """A TA's decision on the held notebooks of a student (all, or those named). Returns the
-    notebooks decided; raises LookupError when none of them is held."""
-    held = held_notebooks(gradebook, assignment, student)
-    chosen = [name for name in sorted(held) if not notebooks or name in notebooks]
+    """A TA's decision on the student's notebooks that are held or were decided on (all, or those
+    named): a decision can be changed. Returns the notebooks decided; raises LookupError when none
+    of them is held or decided on."""
+    open_ = {}
+    for row in history(gradebook, assignment, student):
+        open_[row["notebook"]] = row["state"] in (HELD, ACCEPTED, REJECTED)
+    chosen = [name for name in sorted(open_) if open_[name] and (not notebooks or name in notebooks)]
     if not chosen:
-        raise LookupError(f"{student}: no points held for review"
+        raise LookupError(f"{student}: no points held for review or decided on"
                           + (f" in {', '.join(notebooks)}" if notebooks else ""))
     for name in chosen:
         submitted = gradebook.find_submission_notebook(name, assignment, student)
         last = latest(gradebook, assignment, student, name)
-        _record(gradebook, (assignment, student, name), last["fingerprint"],
-                ACCEPTED if accept else REJECTED, json.loads(last["reasons"]), by or getpass.getuser())
-        _set_scores(submitted, void=not accept, pending=False)
+        if accept:
+            _release(submitted, _voided(last), pending=last["state"] == HELD)
+            voided = []
+        else:
+            voided = _void(submitted, _voided(last), pending=False)
+        _settle(submitted)
+        _record(gradebook, (assignment, student, name), last["fingerprint"], ACCEPTED if accept else REJECTED,
+                json.loads(last["reasons"]), by or getpass.getuser(), voided)
     gradebook.db.commit()
     return chosen
 
 
-def _set_scores(notebook, void, pending):
-    """Void (manual score 0) or release (the autograded score counts) every autograded test cell
-    of the notebook; `pending` marks them as needing a grader's look in formgrader."""
-    for grade in notebook.grades:
-        if grade.cell_type == "code":
-            if void:
-                grade.manual_score = 0.0
-            elif grade.manual_score == 0.0:
-                grade.manual_score = None
-            grade.needs_manual_grade = pending
+def _tests(notebook):
+    return [grade for grade in notebook.grades if grade.cell_type == "code"]
 
 
-def _record(gradebook, ids, fingerprint, state, reasons, by):
+def _void(notebook, voided, pending):
+    """Set to 0 every autograded test cell whose autograded score counts, or whose 0 the grader
+    set before (`voided`); a score a TA set is left. `pending`: formgrader shows the cells as
+    needing a look. Returns the cells voided."""
+    cells = []
+    for grade in _tests(notebook):
+        if grade.manual_score is None or (_among(grade, voided) and grade.manual_score == 0):
+            grade.manual_score, grade.needs_manual_grade = 0.0, pending
+            cells.append(grade.name)
+    return cells
+
+
+def _release(notebook, voided, pending):
+    """Let the autograded score count again on the cells the grader voided, but where a TA has set
+    a score since: while a hold is `pending`, a cell a TA graded no longer needs a look (even at
+    0); after a decision, a TA's score is one other than 0."""
+    for grade in _tests(notebook):
+        if _among(grade, voided) and grade.manual_score == 0 and (grade.needs_manual_grade or not pending):
+            grade.manual_score = None
+
+
+def _settle(notebook):
+    """Nothing of the notebook's tests needs a grader's look any more."""
+    for grade in _tests(notebook):
+        grade.needs_manual_grade = False
+
+
+def _among(grade, voided):
+    return voided is None or grade.name in voided  # None: every test cell
+
+
+def _voided(row):
+    """The cells whose 0 the grader set, as of history row `row`; None: every test cell."""
+    if row is None:
+        return []
+    if row.get("voided") is None:  # a row from before the column: the grader voided every test
+        return None if row["state"] in (HELD, REJECTED) else []
+    return json.loads(row["voided"])
+
+
+def _record(gradebook, ids, fingerprint, state, reasons, by, voided):
     assignment, student, notebook = ids
     gradebook.db.execute(REVIEWS.insert().values(
         assignment=assignment, student=student, notebook=notebook, fingerprint=fingerprint,
-        state=state, reasons=json.dumps(reasons), by=by,
+        state=state, reasons=json.dumps(reasons), by=by, voided=json.dumps(voided),
         at=datetime.now(timezone.utc).isoformat(timespec="seconds")))
 
 
@@ -120,8 +165,13 @@ def add_rows(gradebook, rows):
 
 
 def ensure_table(gradebook):
+    """The history table, made or brought up to date (a gradebook from before `voided`)."""
     if not getattr(gradebook, "_nnlab_review_table", False):
         _metadata.create_all(gradebook.engine, checkfirst=True)
+        columns = {column["name"] for column in inspect(gradebook.engine).get_columns(REVIEWS.name)}
+        if "voided" not in columns:
+            gradebook.db.execute(text(f"ALTER TABLE {REVIEWS.name} ADD COLUMN voided TEXT"))
+            gradebook.db.commit()
         gradebook._nnlab_review_table = True
 
 
