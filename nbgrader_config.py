@@ -42,9 +42,10 @@ c.Autograde.autograde_preprocessors = [
 ]
 # Feedback (`nbgrader generate_feedback`, formgrader's button, `nnlab feedback`) without hidden
 # tests or mark schemes, and a last pass that removes any of their lines (nnlab/results/feedback.py);
-# a notebook whose points are held for review gets a note that it is under review instead.
+# no note for TAs, and a notebook whose points are held for review gets a note that it is under
+# review instead.
 c.GenerateFeedback.preprocessors = [
-    "nnlab.results.feedback.WithheldWhileHeld",
+    "nnlab.results.feedback.StudentView",
     "nnlab.results.feedback.HiddenTestsFeedback",
     "nbgrader.preprocessors.ClearMarkScheme",
     "nnlab.results.feedback.RedactHiddenLines",

@@ -13,6 +13,7 @@ import sys
 import time
 
 import matplotlib.image
+import nbformat
 import pytest
 
 from nnlab.grading.batch import grade_class
@@ -86,6 +87,24 @@ def test_feedback_hides_hidden_tests_and_shows_their_message(built_course, grade
     assert not _leaks(built_course, student, html)
     assert "hidden test are not shown" in html
     assert "BEGIN HIDDEN TESTS" not in html
+
+
+def test_the_tas_note_is_in_the_autograded_notebook_and_not_in_feedback(built_course, graded_class):
+    """Formgrader shows the autograded notebook: its first cell says why it is flagged and the late
+    penalty formgrader's totals leave out; the students' feedback has no such cell."""
+    def first_cells(student):
+        folder = built_course.root / "autograded" / student / built_course.assignment
+        return " ".join(nbformat.read(path, as_version=4).cells[0].source for path in sorted(folder.glob("*.ipynb")))
+
+    assert "**Flagged** by the code scan" in first_cells("hostile_network")
+    assert "imports socket (network access)" in first_cells("hostile_network")
+    assert "**Late:** a penalty of" in first_cells("late")
+    assert "Note for the TA" not in first_cells("correct_classic")
+    students = ["hostile_network", "late"]
+    assert generate_feedback(built_course, students, out=lambda line: None) == students
+    for student in students:
+        for page in (built_course.root / "feedback" / student / built_course.assignment).glob("*.html"):
+            assert "Note for the TA" not in page.read_text()
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is installed by `make test`")

@@ -450,6 +450,7 @@ def test_formgrader_pages_show_the_flagged_submission_in_a_browser(course, formg
     assert "batchnorm_backward_alt" in text  # the notebook is rendered
     assert "np.allclose = lambda" in text  # the student's own code, for the TA to see
     assert "replaced while this test ran: it scores nothing" in text
+    assert "Points held for review" in text  # the grader's note at the top, for the TA
     rows = table_rows(chromium_dom(f"{formgrader.url}/formgrader/gradebook/{course.assignment}/batchnorm/",
                                    profile))
     assert {HOSTILE, LATE} <= set(rows), rows.keys()

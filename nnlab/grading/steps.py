@@ -10,8 +10,10 @@
   look at (`tampering.scan`); findings that tamper with the interpreter hold the points.
 - `execution.GuardedExecute` (in place of nbgrader's Execute): sandboxed, guarded execution.
 - `RecordOutcome` (last autograding step): flags the notebook in the gradebook, holds its points
-  when the grader cannot vouch for them (`review`), and writes the notebook's record, from which
-  every view of the class (`outcome`) derives the student's status.
+  when the grader cannot vouch for them (`review`), writes the notebook's record, from which
+  every view of the class (`outcome`) derives the student's status, and puts a note for the TA
+  at the top of the autograded notebook, which formgrader shows (why it is flagged or held, the
+  late penalty formgrader's totals leave out); feedback leaves the note out.
 
 What the sanitizing steps found travels to the autograding pass in the notebook's metadata
 (`nnlab`), which the intake step resets first, so a student cannot plant it.
@@ -24,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
+from nbformat.v4 import new_markdown_cell
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -35,6 +38,7 @@ from .late import keep_due_date
 from .tampering import scan, top_level_names
 
 KEY = "nnlab"  # the notebook metadata the steps share
+NOTE = "grader_note"  # the key, in a cell's KEY metadata, of the note for TAs
 
 
 class IntakeRepairs(NbGraderPreprocessor):
@@ -92,10 +96,37 @@ class RecordOutcome(NbGraderPreprocessor):
             notebook.flagged = bool(findings) or any(e["kind"] == "tampering" for e in events)
             gradebook.db.commit()
             review.apply_hold(gradebook, notebook, held, record["fingerprint"])
+            penalty = notebook.late_submission_penalty or 0.0
         root = Path(CourseDirectory(config=self.config).root)
         write_record(root, ids["student"], ids["notebook"], record)
         nb.metadata[KEY] = {"token": token}
+        note = grader_note(record, notebook_flagged=bool(findings) or bool(held), penalty=penalty)
+        if note:
+            nb.cells.insert(0, new_markdown_cell(note, metadata={KEY: {NOTE: True}}))
         return nb, resources
+
+
+def grader_note(record, notebook_flagged, penalty):
+    """The markdown a TA reads at the top of the autograded notebook in formgrader ("" if there
+    is nothing to say)."""
+    lines = []
+    if record["held"]:
+        lines.append("**Points held for review** (`nnlab review ID --accept | --reject`):")
+        lines += [f"- {reason}" for reason in record["held"]]
+    others = [f for f in record["findings"] if f not in record["held"]]
+    if notebook_flagged and others:
+        lines.append("**Flagged** by the code scan (the points count as earned):")
+        lines += [f"- {reason}" for reason in others]
+    if penalty > 0:
+        lines.append(f"**Late:** a penalty of {penalty:g} points when autograded (it follows the total "
+                     f"as written answers are graded), which formgrader's totals do not subtract "
+                     f"(the CSV and the report do).")
+    return "\n".join(["*Note for the TA from the course's grader; students do not see it.*", ""] + lines) \
+        if lines else ""
+
+
+def is_grader_note(cell):
+    return bool(cell.get("metadata", {}).get(KEY, {}).get(NOTE))
 
 
 def fingerprint(nb):

@@ -5,8 +5,9 @@ gradebook with their hidden tests, and whose written questions still hold their 
 `nbgrader_config.py` gives nbgrader's GenerateFeedback (the command, formgrader's button and
 `nnlab feedback` alike) these steps instead:
 
-- `WithheldWhileHeld` replaces a notebook whose points are held for review by a note saying so:
-  its feedback is for after the TA's decision.
+- `StudentView` leaves out the grader's note for TAs (`steps.grader_note`), and replaces a
+  notebook whose points are held for review by a note saying so: its feedback is for after the
+  TA's decision.
 - `HiddenTestsFeedback` removes a hidden test's source and shows only its verdict: passed, or the
   type and message of its error (never its traceback lines, nor anything the cell printed: student
   code called by the test could print the test's own source).
@@ -27,6 +28,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
 from ..grading.ledger import Ledger
+from ..grading.steps import is_grader_note
 from . import review
 from .outcome import class_students, graded_students
 
@@ -41,8 +43,9 @@ UNDER_REVIEW = ("**This notebook is under review.** A TA is looking at it before
                 "its feedback comes after the decision.")
 
 
-class WithheldWhileHeld(NbGraderPreprocessor):
-    """A notebook whose points are held for review gets a note instead of its feedback."""
+class StudentView(NbGraderPreprocessor):
+    """No note for TAs; a notebook whose points are held for review gets a note instead of its
+    feedback."""
 
     def preprocess(self, nb, resources):
         ids = resources["nbgrader"]
@@ -50,6 +53,7 @@ class WithheldWhileHeld(NbGraderPreprocessor):
             held = review.held_notebooks(gradebook, ids["assignment"], ids["student"])
         if ids["notebook"] in held:
             nb.cells = [new_markdown_cell(UNDER_REVIEW)]
+        nb.cells = [cell for cell in nb.cells if not is_grader_note(cell)]
         return nb, resources
 
 
