@@ -15,9 +15,9 @@ machine kept it waiting for a CPU. Wall-clock limits `wall_factor` times longer 
 a notebook stopped by one is the machine's doing: it is graded again once, and if the machine
 stops it again, its record says "busy" and no cell after the stop is charged to the student.
 """
+import ast
 import asyncio
 import copy
-import ast
 import json
 import os
 import shutil
