@@ -31,9 +31,12 @@ from nnlab.results.export import write_csv
 from nnlab.authoring.fill import cell_sources, fill, graded_functions
 from nnlab.grading.ledger import course_key
 from nnlab.results.outcome import outcome
+from nnlab.authoring import damage
+from nnlab.cli import main
 
-from conftest import (BIN, CHROMIUM, Formgrader, chromium_dom, released_copy, files_under, fill_solutions, nbgrader,
-                      page_text)
+from conftest import (BIN, CHROMIUM, Formgrader, chromium_dom, copy_course, released_copy, files_under, fill_solutions,
+                      nbgrader, page_text)
+from test_review import LOOK, UNDER_REVIEW_TEXT as UNDER_REVIEW
 
 SETTINGS, STUDENTS = manifest()
 DEMO_STUDENTS = {s["id"]: s for s in STUDENTS}
@@ -284,6 +287,61 @@ def student(course, exchange, ta_python):
         yield user
     finally:
         user.remove()
+
+
+def test_a_term_through_formgrader_alone_from_a_fresh_copy(tmp_path, ta_python):
+    """The README's walkthrough for a TA who only uses formgrader's buttons, from a fresh copy of
+    the course (no gradebook yet): Generate, Release; a student fetches and submits after the due
+    date, with a look into the interpreter that holds batchnorm's points; Collect, Autograde: the
+    late policy is charged. Feedback fetched through the exchange says the held notebook is under
+    review; after `nnlab review --accept`, Generate and Release feedback again give its page."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
+        pytest.skip("making a second user needs root, useradd and runuser")
+    (tmp_path / "course").mkdir()
+    (tmp_path / "formgrader").mkdir()
+    course = copy_course(tmp_path / "course")
+    exchange = Path(tempfile.mkdtemp(prefix="nnlab-exchange-"))
+    os.chmod(exchange, 0o1777)
+    with open(course.root / "nbgrader_config.py", "a") as config:  # the instructor's two edits
+        config.write(f"\nc.Exchange.root = {str(exchange)!r}\nc.Deadline.due = '2026-12-01 00:00:00 UTC'\n")
+    server, user = Formgrader(course, tmp_path / "formgrader"), Student()
+    try:
+        def click(path):
+            result = server.call("POST", f"/formgrader/api/{path}")
+            assert result["success"], result.get("error") or result.get("log")
+
+        click(f"assignment/{course.assignment}/assign")  # Generate
+        click(f"assignment/{course.assignment}/release")
+        user.bin = Path(ta_python).parent
+        (user.work / "nbgrader_config.py").write_text(  # the student's config, as the README gives it
+            f"c = get_config()\nc.CourseDirectory.course_id = {course.config().CourseDirectory.course_id!r}\n"
+            f"c.Exchange.root = {str(exchange)!r}\n")
+        user.chown()
+        user.run("fetch_assignment", course.assignment)
+        fill_solutions(user.work / course.assignment, course)
+        damage.insert_cell(user.work / course.assignment, "batchnorm", "batchnorm_forward", LOOK)
+        user.chown()
+        user.run("submit", course.assignment)
+        click(f"assignment/{course.assignment}/collect")
+        click(f"submission/{course.assignment}/{user.name}/autograde")
+        row = outcome(course, user.name)
+        assert set(row["held"]) == {"batchnorm"} and row["late_penalty"] > 0, row
+
+        def fetched_pages():
+            click(f"assignment/{course.assignment}/{user.name}/generate_feedback")
+            click(f"assignment/{course.assignment}/{user.name}/release_feedback")
+            return {page.name: page.read_text() for page in _fetch_feedback(course, user)}
+
+        before = fetched_pages()
+        assert UNDER_REVIEW in before["batchnorm.html"] and "batchnorm_forward" not in before["batchnorm.html"]
+        assert UNDER_REVIEW not in before["regularization.html"]
+        assert main(["--course", str(course.root), "review", user.name, "--accept"]) == 0
+        after = fetched_pages()
+        assert UNDER_REVIEW not in after["batchnorm.html"] and "Hidden test passed." in after["batchnorm.html"]
+    finally:
+        server.stop()
+        user.remove()
+        shutil.rmtree(exchange, ignore_errors=True)
 
 
 def test_exchange_setup_does_not_regrade_the_class(course, student):
