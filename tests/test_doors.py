@@ -294,7 +294,8 @@ def test_a_term_through_formgrader_alone_from_a_fresh_copy(tmp_path, ta_python):
     the course (no gradebook yet): Generate, Release; a student fetches and submits after the due
     date, with a look into the interpreter that holds batchnorm's points; Collect, Autograde: the
     late policy is charged. Feedback fetched through the exchange says the held notebook is under
-    review; after `nnlab review --accept`, Generate and Release feedback again give its page."""
+    review; the TA's 0 on one held cell, entered in formgrader, stands through `nnlab review
+    --accept`, after which Generate and Release feedback again give the notebook's page."""
     if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
         pytest.skip("making a second user needs root, useradd and runuser")
     (tmp_path / "course").mkdir()
@@ -335,7 +336,15 @@ def test_a_term_through_formgrader_alone_from_a_fresh_copy(tmp_path, ta_python):
         before = fetched_pages()
         assert UNDER_REVIEW in before["batchnorm.html"] and "batchnorm_forward" not in before["batchnorm.html"]
         assert UNDER_REVIEW not in before["regularization.html"]
+        with Gradebook(course.db_url) as gradebook:
+            notebook_id = gradebook.find_submission_notebook("batchnorm", course.assignment, user.name).id
+        held_cell = next(g for g in server.call("GET", f"/formgrader/api/grades?submission_id={notebook_id}")
+                         if g["auto_score"])
+        server.call("PUT", f"/formgrader/api/grade/{held_cell['id']}", {"manual_score": 0, "extra_credit": None})
         assert main(["--course", str(course.root), "review", user.name, "--accept"]) == 0
+        scores = outcome(course, user.name)["scores"]
+        assert scores[held_cell["name"]][0] == 0  # the TA's 0 stands
+        assert sum(score for name, (score, _) in scores.items() if name.startswith("batchnorm_")) > 10
         after = fetched_pages()
         assert UNDER_REVIEW not in after["batchnorm.html"] and "Hidden test passed." in after["batchnorm.html"]
     finally:
