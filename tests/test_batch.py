@@ -16,7 +16,9 @@ import matplotlib.image
 import nbformat
 import pytest
 
+from nnlab.grading import ledger
 from nnlab.grading.batch import grade_class
+from nnlab.grading.ledger import course_key
 from nnlab.course import Course, CourseError
 from nnlab.authoring.demo import manifest
 from nnlab.results.export import graded_cells, write_csv
@@ -176,6 +178,23 @@ def test_regrading_grades_only_what_changed(small_class):
     again = grade_class(small_class, out=lambda line: None)
     assert list(again) == ["s2"]
     assert list(grade_class(small_class, students=["s1"], force=True, out=lambda line: None)) == ["s1"]
+
+
+def test_a_new_grading_rule_makes_every_submission_stale(tmp_path, monkeypatch):
+    """The course key covers the package's grading code (not its caches): `nnlab grade` regrades
+    the class after an upgrade that changes how grades are decided."""
+    (tmp_path / "course").mkdir()
+    course = copy_course(tmp_path / "course")
+    code = tmp_path / "grading"
+    shutil.copytree(ledger.GRADING_CODE[0], code, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(ledger, "GRADING_CODE", (code,))
+    before = course_key(course)
+    (code / "__pycache__").mkdir()
+    (code / "__pycache__" / "late.cpython-311.pyc").write_bytes(b"compiled")
+    assert course_key(course) == before
+    with open(code / "late.py", "a") as handle:
+        handle.write("\n# a new late rule\n")
+    assert course_key(course) != before
 
 
 def test_a_submission_the_machine_keeps_stopping_is_busy_and_graded_again_later(small_class):

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 from .execution import BUSY
 from .intake import digest
@@ -69,10 +70,17 @@ GRADING_SECTIONS = ("Autograde", "Execute", "GuardedExecute", "SandboxedKernelMa
                     "AssignLatePenalties", "PenaltyPerDay", "NNLab")
 
 
+# The package's code that decides a grade: a new grading rule regrades the class.
+GRADING_CODE = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "results" / "review.py")
+
+
 def course_key(course):
     """A hash of what grading depends on besides the submission: the source folder (notebooks
-    and support files) and the grading sections of the nbgrader configuration."""
+    and support files), the grading sections of the nbgrader configuration and the grading code
+    of this package."""
     config = course.config()
     settings = {name: dict(config[name]) for name in GRADING_SECTIONS if name in config}
     text = json.dumps(settings, sort_keys=True, default=repr)
-    return hashlib.sha256((digest(course.folder("source")) + text).encode()).hexdigest()
+    code = "".join(digest(path) if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+                   for path in GRADING_CODE)
+    return hashlib.sha256((digest(course.folder("source")) + text + code).encode()).hexdigest()
