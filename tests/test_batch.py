@@ -127,12 +127,17 @@ HIDDEN_PRINTER = "hostile_print_test_source"  # its functions print and raise th
 
 
 def test_feedback_shows_no_hidden_test_line_whatever_the_code_prints(built_course, graded_class, tmp_path):
-    """Functions that print, and raise errors holding, the source of the test calling them: no
-    feedback file, nor its rendering in Chromium, shows a line of a hidden test."""
-    assert generate_feedback(built_course, [HIDDEN_PRINTER], out=lambda line: None) == [HIDDEN_PRINTER]
+    """Functions that print, and raise errors holding, the source of the test calling them: their
+    points are held, and the feedback says the notebooks are under review; once a TA decided (here
+    rejected), no feedback file, nor its rendering in Chromium, shows a line of a hidden test."""
     hidden = secret_lines_of(built_course)
     assert len(hidden) > 30  # the scan has something to look for
-    pages = sorted((built_course.root / "feedback" / HIDDEN_PRINTER / built_course.assignment).glob("*.html"))
+    folder = built_course.root / "feedback" / HIDDEN_PRINTER / built_course.assignment
+    assert generate_feedback(built_course, [HIDDEN_PRINTER], out=lambda line: None) == [HIDDEN_PRINTER]
+    assert all(feedback.UNDER_REVIEW.split("**")[1] in page.read_text() for page in folder.glob("*.html"))
+    assert main(["--course", str(built_course.root), "review", HIDDEN_PRINTER, "--reject"]) == 0
+    assert generate_feedback(built_course, [HIDDEN_PRINTER], out=lambda line: None) == [HIDDEN_PRINTER]
+    pages = sorted(folder.glob("*.html"))
     assert len(pages) == 2
     for page in pages:
         markup = page.read_text()

@@ -26,7 +26,7 @@ def rows(auto, manual, reviews=()):
 
 
 REVIEW = {"id": 1, "assignment": "a1", "student": "s1", "notebook": "nb", "fingerprint": "f",
-          "state": "held", "reasons": "[]", "by": "grader", "at": "2026-11-29T00:00:00+00:00"}
+          "state": "held", "reasons": "[]", "by": "grader", "at": "2026-11-29T00:00:00+00:00", "voided": '["t1"]'}
 
 
 @pytest.fixture()
