@@ -16,6 +16,7 @@ import matplotlib.image
 import nbformat
 import pytest
 
+from nnlab.cli import main
 from nnlab.grading import ledger
 from nnlab.grading.batch import grade_class
 from nnlab.grading.ledger import course_key
@@ -262,7 +263,6 @@ def test_commands_survive_class_data_removed_since_grading(small_class, capsys):
     """autograded/ of one student removed: feedback says so for that student, writes the others'
     and succeeds; everything removed: feedback says why for each and fails; export and report
     still show the class."""
-    from nnlab.cli import main
 
     grade_class(small_class, ["s1", "s2"], out=lambda line: None)
     shutil.rmtree(small_class.root / "autograded" / "s1")
@@ -281,7 +281,6 @@ def test_commands_survive_class_data_removed_since_grading(small_class, capsys):
 
 
 def test_unknown_student_is_an_error_and_nothing_is_written(small_class, capsys):
-    from nnlab.cli import main
 
     assert main(["--course", str(small_class.root), "grade", "nobody"]) == 2
     assert "no submission for: nobody" in capsys.readouterr().err
@@ -289,7 +288,6 @@ def test_unknown_student_is_an_error_and_nothing_is_written(small_class, capsys)
 
 
 def test_jobs_must_be_positive(small_class, capsys):
-    from nnlab.cli import main
 
     with pytest.raises(SystemExit):
         main(["--course", str(small_class.root), "grade", "--jobs", "0"])

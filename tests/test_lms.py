@@ -9,7 +9,7 @@ import pytest
 
 from nnlab.grading.lms import LmsFileNameCollector, LmsTimeError
 
-from conftest import REPO, nbgrader, nbgrader_command, released_copy
+from conftest import nbgrader, nbgrader_command, released_copy
 
 BLACKBOARD = """
 c.ZipCollectApp.collector_plugin = "nnlab.grading.lms.LmsFileNameCollector"
