@@ -283,6 +283,9 @@ def student(course, exchange, ta_python):
         user.chown()
         user.run("submit", course.assignment)
         nbgrader(course, "collect", course.assignment)
+        # the demo's due date is fixed and the clock goes on: the submission is dated as the
+        # demo's on-time students are, so that it stays on time whenever the tests run
+        (course.submission(user.name) / "timestamp.txt").write_text(SETTINGS["submitted"])
         user.graded = grade_class(course, [LATE, user.name], out=lambda line: None)
         yield user
     finally:
