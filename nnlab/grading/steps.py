@@ -100,13 +100,13 @@ class RecordOutcome(NbGraderPreprocessor):
         root = Path(CourseDirectory(config=self.config).root)
         write_record(root, ids["student"], ids["notebook"], record)
         nb.metadata[KEY] = {"token": token}
-        note = grader_note(record, notebook_flagged=bool(findings) or bool(held), penalty=penalty)
+        note = grader_note(record, penalty)
         if note:
             nb.cells.insert(0, new_markdown_cell(note, metadata={KEY: {NOTE: True}}))
         return nb, resources
 
 
-def grader_note(record, notebook_flagged, penalty):
+def grader_note(record, penalty):
     """The markdown a TA reads at the top of the autograded notebook in formgrader ("" if there
     is nothing to say)."""
     lines = []
@@ -114,7 +114,7 @@ def grader_note(record, notebook_flagged, penalty):
         lines.append("**Points held for review** (`nnlab review ID --accept | --reject`):")
         lines += [f"- {reason}" for reason in record["held"]]
     others = [f for f in record["findings"] if f not in record["held"]]
-    if notebook_flagged and others:
+    if others:
         lines.append("**Flagged** by the code scan (the points count as earned):")
         lines += [f"- {reason}" for reason in others]
     if penalty > 0:
