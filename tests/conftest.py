@@ -21,11 +21,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from dateutil import parser as date_parser
 
 from nnlab.autograde import nbgrader_command
 from nnlab.grading.batch import grade_class
 from nnlab.course import Course
 from nnlab.authoring.demo import limits, make_class, manifest
+from nnlab.authoring.fill import TIMESTAMP_FORMAT, fill
 from nnlab.authoring.release import build
 from nnlab.results.export import class_rows
 
@@ -35,6 +37,9 @@ SEED_DATA = SHARED / "seed-data" / "data.mat"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = os.geteuid() == 0
 TA = "nnlab-ta"  # the ordinary user the tests make when they run as root
+# The demo's on-time submission time: a fixed date before the course's due date, so that a test
+# does not turn late once the clock passes the due date (as `nnlab fill` dates to now by default).
+ON_TIME = date_parser.parse(manifest()[0]["submitted"])
 
 
 # ---------------------------------------------------------------- the ordinary user (a TA)
@@ -199,6 +204,11 @@ def files_under(*folders):
             if path.is_file()}
 
 
+def fill_on_time(course, functions_files, student, force=False):
+    """`nnlab fill`, dated as the demo's on-time students."""
+    return fill(course, functions_files, student, ON_TIME, force)
+
+
 def fill_solutions(folder, course):
     """Put the master notebooks' solutions in the answer cells of the notebooks in `folder`."""
     for path in course.notebooks("source"):
@@ -215,7 +225,7 @@ def write_solution_submission(course, student):
     folder = course.submission(student)
     shutil.copytree(course.folder("release"), folder)
     fill_solutions(folder, course)
-    (folder / "timestamp.txt").write_text("2026-11-01 00:00:00.000000 UTC")
+    (folder / "timestamp.txt").write_text(ON_TIME.strftime(TIMESTAMP_FORMAT))
 
 
 class _Text(HTMLParser):

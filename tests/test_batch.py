@@ -26,11 +26,10 @@ from nnlab.results.export import graded_cells, write_csv
 from nnlab.results.outcome import outcome
 from nnlab.results import feedback
 from nnlab.results.feedback import generate_feedback
-from nnlab.authoring.fill import fill
 from nnlab.results.report import pass_rates, write_report
 from nnlab.grading.sandbox import UID_BASE, processes_of
 
-from conftest import (CHROMIUM, REPO, chromium_dom, copy_course, page_text, released_copy,
+from conftest import (CHROMIUM, REPO, chromium_dom, copy_course, fill_on_time, page_text, released_copy,
                       sigint_by_default)
 from test_release import secret_lines
 
@@ -170,7 +169,7 @@ def small_class(built_course, tmp_path):
     course = released_copy(built_course, tmp_path)
     classic = [REPO / "demo/students/regularization/classic.py", REPO / "demo/students/batchnorm/classic.py"]
     for student in ("s1", "s2", "s3"):
-        fill(course, classic, student)
+        fill_on_time(course, classic, student)
     return course
 
 
@@ -180,7 +179,7 @@ def test_regrading_grades_only_what_changed(small_class):
     lines = []
     assert grade_class(small_class, out=lines.append) == {}
     assert "3 submissions unchanged" in lines[0]
-    fill(small_class, [REPO / "demo/students/regularization/bugs/l2_cost_mean.py"], "s2", force=True)
+    fill_on_time(small_class, [REPO / "demo/students/regularization/bugs/l2_cost_mean.py"], "s2", force=True)
     again = grade_class(small_class, out=lambda line: None)
     assert list(again) == ["s2"]
     assert list(grade_class(small_class, students=["s1"], force=True, out=lambda line: None)) == ["s1"]

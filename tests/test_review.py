@@ -8,7 +8,6 @@ from nbgrader.api import Gradebook
 
 from nnlab.authoring import damage
 from nnlab.authoring.demo import DEMO, limits, manifest
-from nnlab.authoring.fill import fill
 from nnlab.cli import main
 from nnlab.grading.batch import grade_class
 from nnlab.results.export import graded_cells, write_csv
@@ -16,7 +15,7 @@ from nnlab.results.outcome import duration, outcome
 from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import write_report
 
-from conftest import released_copy
+from conftest import fill_on_time, released_copy
 
 SETTINGS, _ = manifest()
 UNDER_REVIEW_TEXT = "This notebook is under review."
@@ -28,7 +27,7 @@ LOOK = "import inspect\nprint(inspect.signature(batchnorm_forward))"
 def course(built_course, tmp_path_factory):
     """A copy of the built course with one submission whose batchnorm points are held, graded."""
     course = released_copy(built_course, tmp_path_factory.mktemp("review"))
-    fill(course, [DEMO / "students" / "regularization" / "classic.py",
+    fill_on_time(course, [DEMO / "students" / "regularization" / "classic.py",
                   DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
     damage.insert_cell(course.submission(STUDENT), "batchnorm", "batchnorm_forward", LOOK)
     grade_class(course, config=limits(SETTINGS), out=lambda line: None)
@@ -112,7 +111,7 @@ def test_a_decision_can_be_changed_and_a_tas_own_score_survives_it(course, capsy
 def test_a_tas_zero_on_a_held_cell_survives_accept(built_course, tmp_path):
     """The TA enters 0 on one held cell in formgrader, then accepts: that cell stays 0."""
     course = released_copy(built_course, tmp_path)
-    fill(course, [DEMO / "students" / "regularization" / "classic.py",
+    fill_on_time(course, [DEMO / "students" / "regularization" / "classic.py",
                   DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
     damage.insert_cell(course.submission(STUDENT), "batchnorm", "batchnorm_forward", LOOK)
     grade_class(course, students=[STUDENT], out=lambda line: None)
