@@ -209,6 +209,11 @@ def fill_on_time(course, functions_files, student, force=False):
     return fill(course, functions_files, student, ON_TIME, force)
 
 
+def stamp_on_time(folder):
+    """Date the submission in `folder` as the demo's on-time students."""
+    (folder / "timestamp.txt").write_text(ON_TIME.strftime(TIMESTAMP_FORMAT))
+
+
 def fill_solutions(folder, course):
     """Put the master notebooks' solutions in the answer cells of the notebooks in `folder`."""
     for path in course.notebooks("source"):
@@ -225,7 +230,7 @@ def write_solution_submission(course, student):
     folder = course.submission(student)
     shutil.copytree(course.folder("release"), folder)
     fill_solutions(folder, course)
-    (folder / "timestamp.txt").write_text(ON_TIME.strftime(TIMESTAMP_FORMAT))
+    stamp_on_time(folder)
 
 
 class _Text(HTMLParser):

@@ -262,7 +262,6 @@ def test_commands_survive_class_data_removed_since_grading(small_class, capsys):
     """autograded/ of one student removed: feedback says so for that student, writes the others'
     and succeeds; everything removed: feedback says why for each and fails; export and report
     still show the class."""
-
     grade_class(small_class, ["s1", "s2"], out=lambda line: None)
     shutil.rmtree(small_class.root / "autograded" / "s1")
     assert main(["--course", str(small_class.root), "feedback"]) == 0
@@ -280,14 +279,12 @@ def test_commands_survive_class_data_removed_since_grading(small_class, capsys):
 
 
 def test_unknown_student_is_an_error_and_nothing_is_written(small_class, capsys):
-
     assert main(["--course", str(small_class.root), "grade", "nobody"]) == 2
     assert "no submission for: nobody" in capsys.readouterr().err
     assert not (small_class.root / "grading").exists()
 
 
 def test_jobs_must_be_positive(small_class, capsys):
-
     with pytest.raises(SystemExit):
         main(["--course", str(small_class.root), "grade", "--jobs", "0"])
     assert "not a positive whole number" in capsys.readouterr().err

@@ -35,7 +35,7 @@ from nnlab.authoring import damage
 from nnlab.cli import main
 
 from conftest import (BIN, CHROMIUM, Formgrader, chromium_dom, copy_course, released_copy, files_under, fill_solutions,
-                      nbgrader, page_text)
+                      nbgrader, page_text, stamp_on_time)
 from test_review import LOOK, UNDER_REVIEW_TEXT as UNDER_REVIEW
 
 SETTINGS, STUDENTS = manifest()
@@ -285,7 +285,7 @@ def student(course, exchange, ta_python):
         nbgrader(course, "collect", course.assignment)
         # the demo's due date is fixed and the clock goes on: the submission is dated as the
         # demo's on-time students are, so that it stays on time whenever the tests run
-        (course.submission(user.name) / "timestamp.txt").write_text(SETTINGS["submitted"])
+        stamp_on_time(course.submission(user.name))
         user.graded = grade_class(course, [LATE, user.name], out=lambda line: None)
         yield user
     finally:

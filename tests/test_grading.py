@@ -10,8 +10,9 @@ import pytest
 from nnlab.course import CourseError
 from nnlab.authoring.demo import earned, lost_cells, manifest, mismatches
 from nnlab import notebooks
+from nnlab.authoring.fill import fill
 
-from conftest import REPO, copy_course, fill_on_time
+from conftest import REPO, copy_course
 
 SETTINGS, STUDENTS = manifest()
 
@@ -101,7 +102,7 @@ def test_fill_replaces_only_the_graded_cells_it_defines(course, tmp_path):
     functions = write(tmp_path, "import numpy as np\n\nSCALE = 2\n\n\ndef helper(x):\n    return SCALE * x\n\n\n"
                                 "def compute_cost_with_regularization(A3, Y, parameters, lambd):\n"
                                 "    return helper(compute_cost(A3, Y))\n")
-    assert fill_on_time(course, [functions], "s1") == ["compute_cost_with_regularization"]
+    assert fill(course, [functions], "s1") == ["compute_cost_with_regularization"]
     released = nbformat.read(course.folder("release") / "regularization.ipynb", as_version=4)
     submitted = nbformat.read(course.submission("s1") / "regularization.ipynb", as_version=4)
     changed = [a.metadata["nbgrader"]["grade_id"] for a, b in zip(released.cells, submitted.cells)
@@ -120,20 +121,20 @@ def test_fill_replaces_only_the_graded_cells_it_defines(course, tmp_path):
 ])
 def test_fill_rejects_bad_files_and_writes_nothing(course, tmp_path, text, message):
     with pytest.raises(CourseError, match=message):
-        fill_on_time(course, [write(tmp_path, text)], "s2")
+        fill(course, [write(tmp_path, text)], "s2")
     assert not (course.root / "submitted").exists()
 
 
 def test_fill_needs_a_release_and_keeps_existing_submissions(course, tmp_path):
     functions = write(tmp_path, (REPO / "demo" / "students" / "regularization" / "classic.py").read_text())
-    fill_on_time(course, [functions], "s3")
+    fill(course, [functions], "s3")
     with pytest.raises(CourseError, match="exists already"):
-        fill_on_time(course, [functions], "s3")
-    fill_on_time(course, [functions], "s3", force=True)
+        fill(course, [functions], "s3")
+    fill(course, [functions], "s3", force=True)
     for notebook in course.notebooks("release"):
         notebook.unlink()
     with pytest.raises(CourseError, match="no release notebooks"):
-        fill_on_time(course, [functions], "s4")
+        fill(course, [functions], "s4")
     assert not course.submission("s4").exists()
 
 

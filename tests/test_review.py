@@ -28,7 +28,7 @@ def course(built_course, tmp_path_factory):
     """A copy of the built course with one submission whose batchnorm points are held, graded."""
     course = released_copy(built_course, tmp_path_factory.mktemp("review"))
     fill_on_time(course, [DEMO / "students" / "regularization" / "classic.py",
-                  DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
+                          DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
     damage.insert_cell(course.submission(STUDENT), "batchnorm", "batchnorm_forward", LOOK)
     grade_class(course, config=limits(SETTINGS), out=lambda line: None)
     return course
@@ -112,7 +112,7 @@ def test_a_tas_zero_on_a_held_cell_survives_accept(built_course, tmp_path):
     """The TA enters 0 on one held cell in formgrader, then accepts: that cell stays 0."""
     course = released_copy(built_course, tmp_path)
     fill_on_time(course, [DEMO / "students" / "regularization" / "classic.py",
-                  DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
+                          DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
     damage.insert_cell(course.submission(STUDENT), "batchnorm", "batchnorm_forward", LOOK)
     grade_class(course, students=[STUDENT], out=lambda line: None)
     cell = sorted(autograded(course, "batchnorm"))[0]
