@@ -1,9 +1,11 @@
-"""Executing notebooks with nbclient and reading what their cells printed."""
+"""Executing notebooks with nbclient, reading what their cells printed, parsing their code."""
+import ast
 import os
 from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
 from nbclient import NotebookClient
 
 
@@ -62,3 +64,11 @@ def errors(notebook):
 def by_id(notebook):
     """{grade_id: cell} of the cells that have one."""
     return {cell_id(cell): cell for cell in notebook.cells if cell_id(cell)}
+
+
+def parse_cell(source):
+    """A code cell's syntax tree, IPython magics turned into the Python they run; None if invalid."""
+    try:
+        return ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError:
+        return None

@@ -23,7 +23,10 @@ def manifest():
     with open(DEMO / "manifest.toml", "rb") as handle:
         data = tomllib.load(handle)
     settings = data["grading"]
+    blank = next(student["lost"] for student in data["student"] if student["id"] == "blank")
     for student in data["student"]:
+        if student.get("lost") == "as blank":  # scores no more than the blank submission
+            student["lost"] = list(blank)
         student["bugs"] = [DEMO / "students" / name for name in student.get("bugs", [])]
         student["files"] = [DEMO / "students" / name for name in student["files"]] + student["bugs"]
         student.setdefault("damage", [])

@@ -5,9 +5,14 @@ that ignores the timeout interrupt, raises out of the notebook and every cell sc
 `GuardedExecute` grades as far as the notebook gets: a runaway or dead kernel is killed, the cell
 that ran it and every later code cell get an error output saying why (so their tests score 0), and
 what happened is kept in `events` for the grading status. It also sets a time budget for the
-whole notebook, caps the bytes of output kept per cell, and runs every test cell between two
-checks of `tampering.GUARD`: what student code replaced is put back before the test, and a test
-during which something was replaced scores nothing.
+whole notebook and caps the bytes of output kept per cell.
+
+Test cells never run in the student's kernel: the judge (`nnlab.judge`) runs them in a process of
+its own, with the course's code from the assignment's release folder, and calls the student's
+functions in the kernel through a channel that carries plain data only. The cell's outputs are
+the judge's: what it printed (with what student code printed or warned during a call) on stdout,
+and its verdict as an error if the test failed. Nothing the kernel displays or sends reaches a
+test cell, so nbgrader's scoring of the outputs reads the judge's verdict alone.
 
 Time limits (the per-cell `Execute.timeout` and the notebook's `time_budget`) count the kernel's
 own time (`kernelclock`: CPU time of all its processes and its own waiting), never the time a busy
@@ -15,29 +20,31 @@ machine kept it waiting for a CPU. Wall-clock limits `wall_factor` times longer 
 a notebook stopped by one is the machine's doing: it is graded again once, and if the machine
 stops it again, its record says "busy" and no cell after the stop is charged to the student.
 """
-import ast
 import asyncio
 import copy
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
-import uuid
 from pathlib import Path
 from time import monotonic
 
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import from_dict
 from nbformat.v4 import new_output
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
 from traitlets import Bool, Float, Integer
 
+from ..judge.client import Judge, Unanswered, defined_function, definitions, install_code, \
+    reply_text, request_code
 from .intake import is_provided
 from .kernelclock import KernelClock
 from .sandbox import SandboxedKernelManager
-from .tampering import bound_names, function_definitions, guard_code
 
 NOT_RUN = "NotRun"
 TIMEOUT = "CellTimeoutError"
@@ -80,6 +87,7 @@ class GuardedExecute(Execute):
         """Execute in a scratch copy of the notebook's folder without its notebooks: the
         autograded notebooks there hold the hidden tests, which student code must not read."""
         folder = Path(resources["metadata"]["path"])
+        self._course_files = self._release_folder(resources) or folder
         with tempfile.TemporaryDirectory(prefix="nnlab-work-") as scratch:
             os.chmod(scratch, 0o755)  # bwrap enters it before switching to the kernel's uid
             for entry in folder.iterdir():
@@ -100,14 +108,17 @@ class GuardedExecute(Execute):
         self._verdict = None  # the running cell's: None, "limit" (interrupted), "deaf" (killed)
         self._backstop_hit = False  # whether the running cell met its wall-clock backstop
         self._kept = {}  # cell index -> bytes of output kept
-        self._guarded = False  # whether the guard is installed in the kernel
-        self._locked = False  # whether the guard has locked the shell's hooks
-        self._guard = f"_nnlab_guard_{uuid.uuid4().hex[:12]}"  # its name there
+        self._judge = None  # the judge's process, from the first test cell on
+        self._channel = False  # whether the channel's end is installed in the kernel
+        self._defined = 0  # cells before this index gave the judge their definitions
+        self._cell_index = None  # the cell running now
         self._limit_noted = None  # the whole-kernel limit hit last noted in `events`
         self.confinement = None  # the sandbox's limits in force (None: not sandboxed)
         try:
             return super().preprocess(nb, resources, km)
         finally:  # for steps.RecordOutcome
+            if self._judge is not None:
+                self._judge.kill()
             resources["nnlab"] = {"events": self.events, "sandbox": self.sandbox,
                                   "confinement": self.confinement or ""}
 
@@ -137,17 +148,24 @@ class GuardedExecute(Execute):
             return cell
         KERNEL_GROUPS.add(self.km.provisioner.pgid)
         self.confinement = getattr(self.km, "confinement", None)
-        kind = _kind(cell)
-        await self._guard_before(cell, cell_index, kind)
+        judged = is_grade(cell)
+        self._cell_index = cell_index
         limit = self._cell_limit()
         budget_bound = limit < (super()._get_timeout(None) or float("inf"))
         self._verdict, self._backstop_hit = None, False
         if self._clock is None:
             self._clock = KernelClock(self.km.provisioner.process.pid, getattr(self.km, "group", None))
-        self._clock.resume()  # the time between cells is the grader's
+        if judged:  # the kernel's time counts only while it answers the judge
+            self._clock.resume()
+            self._clock.pause()
+        else:
+            self._clock.resume()  # the time between cells is the grader's
         watch = asyncio.ensure_future(self._watch_cell(limit))
         try:
-            await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            if judged:
+                await self._judged(cell, cell_index)
+            else:
+                await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
             if self._verdict == "deaf":
                 self._stop(cell, cell_index, "killed", self._deaf_message(budget_bound))
@@ -166,39 +184,72 @@ class GuardedExecute(Execute):
             watch.cancel()
         self._after(cell, cell_index, budget_bound, limit)
         self._note_limit(cell, cell_index)
-        await self._guard_after(cell, cell_index, kind)
         return cell
 
-    async def _guard_before(self, cell, cell_index, kind):
-        """Course code (provided and test cells) runs with the genuine helpers."""
-        if not self._guarded:
-            self._guarded = await self._silent(guard_code(self._guard)) is not None
-        if kind == "student":
-            if not self._locked:  # from now on the shell's hooks are no one's to change
-                self._locked = await self._silent(f"{self._guard}.lock()") is not None
+    async def _judged(self, cell, cell_index):
+        """Run a test cell in the judge, after the course definitions of the cells above it."""
+        if self._judge is None:
+            self._judge = await Judge.start(self._course_files)
+        cell.outputs = []
+        course = "\n\n".join(definitions(c.source) for c in self.nb.cells[self._defined:cell_index]
+                              if is_provided(c))
+        self._defined = cell_index
+        if course.strip():
+            cell.outputs += [from_dict(out) for out in await self._judge.define(course)]
+        if any(out.output_type == "error" for out in cell.outputs):
             return
-        replaced = await self._check_guard(exclude=bound_names(cell.source))
-        if replaced:
-            self._note(cell, cell_index, "tampering", f"student code had replaced "
-                       f"{', '.join(replaced)}; put back before this cell")
-        await self._silent(f"{self._guard}_before = {self._guard}.snapshot(globals())")
+        outputs = await self._judge.run(cell.source, self._ask)
+        cell.outputs += [from_dict(out) for out in outputs]
 
-    async def _guard_after(self, cell, cell_index, kind):
-        """A test during which student code replaced something scores nothing; a provided cell
-        during which it did is reported (student functions run there too); what a course cell
-        set up itself is the course's own."""
-        if kind == "student" or self._stopped is not None:
-            return
-        replaced = await self._check_guard(exclude=bound_names(cell.source),
-                                           definitions=function_definitions(cell.source))
-        if replaced and kind == "test":
-            message = f"{', '.join(replaced)} replaced while this test ran: it scores nothing"
-            self._note(cell, cell_index, "tampering", message)
-            cell.outputs.append(_error("TamperingDetected", message))
-        elif replaced:
-            self._note(cell, cell_index, "tampering", f"{', '.join(replaced)} replaced while "
-                       f"this cell ran; put back")
-        await self._silent(f"{self._guard}.protect(globals(), {self._guard}_before)")
+    async def _ask(self, request):
+        """Answer one request of the judge in the kernel; a student function the test calls that
+        the notebook defines only further down is defined first (its `def` alone)."""
+        if not self._channel:
+            self._channel = await self._request_reply(install_code()) is not None
+        text = await self._request(request)
+        missing = re.fullmatch(r"name '(\w+)' is not defined", _error_message(text, "NameError"))
+        source = missing and self._later_definition(missing.group(1))
+        if request["op"] == "call" and source:
+            await self._request({"op": "define", "name": missing.group(1), "source": source})
+            text = await self._request(request)
+        return text
+
+    async def _request(self, request):
+        """The kernel's reply text to one request; counted as the kernel's own time."""
+        self._clock.resume()
+        try:
+            reply = await self._request_reply("pass", reply=request_code(request))
+        finally:
+            self._clock.pause()
+        if reply is None:  # the backstop interrupted it
+            raise Unanswered("no answer before the wall-clock backstop")
+        return reply_text(reply)
+
+    async def _request_reply(self, code, **expressions):
+        """Run grader code in the kernel, unseen in the notebook: its execute_reply, or None if
+        the backstop stopped it. A dead kernel raises, as in a cell."""
+        msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False,
+                                                    user_expressions=expressions))
+        return await self.async_wait_for_reply(msg_id)
+
+    def _later_definition(self, name):
+        """The `def name` of a cell below the running one that the student wrote, or None."""
+        for cell in self.nb.cells[self._cell_index + 1:]:
+            if cell.cell_type == "code" and not is_grade(cell) and not is_provided(cell):
+                source = defined_function(cell.source, name)
+                if source:
+                    return source
+        return None
+
+    def _release_folder(self, resources):
+        """The assignment's release folder (the course's own files), if this is an nbgrader
+        grading with one; else None."""
+        ids = resources.get("nbgrader", {})
+        if "assignment" not in ids:
+            return None
+        coursedir = CourseDirectory(config=self.config)
+        folder = Path(coursedir.format_path(coursedir.release_directory, ".", ids["assignment"]))
+        return folder if folder.is_dir() else None
 
     async def _watch_cell(self, limit):
         """Interrupt the running cell when it has used `limit` seconds of its own time; kill
@@ -277,35 +328,6 @@ class GuardedExecute(Execute):
             self._limit_noted = hit
             self._note(cell, cell_index, hit, self.km.limit_message())
 
-    async def _silent(self, code, **expressions):
-        """Run grader code in the kernel, unseen in the notebook; the reply, or None."""
-        if self._stopped is not None:
-            return None
-        msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False,
-                                                    user_expressions=expressions))
-        try:
-            return await self.async_wait_for_reply(msg_id)
-        except Exception:  # a kernel that cannot answer is judged by the next real cell
-            return None
-
-    async def _check_guard(self, exclude=(), definitions=""):
-        """What student code replaced since the guard last looked (put back meanwhile), but for
-        the names in `exclude`, and which of the functions in `definitions` (the source of a
-        course cell's own) are no longer those. A guard that is gone or does not answer counts
-        as tampering."""
-        checks = {"replaced": f"{self._guard}.check(globals(), True, {sorted(exclude)!r})"}
-        if definitions:
-            checks["redefined"] = f"{self._guard}.verify(globals(), {definitions!r})"
-        reply = await self._silent("pass", **checks)
-        if self._stopped is not None:
-            return []
-        try:
-            results = reply["content"]["user_expressions"]
-            return sorted({name for key in checks
-                           for name in ast.literal_eval(results[key]["data"]["text/plain"])})
-        except (KeyError, TypeError, ValueError, SyntaxError):
-            return ["the grader's guard (removed or broken by student code)"]
-
     # nbclient binds the synchronous wrapper to its own coroutine; rebind it to this one.
     execute_cell = run_sync(async_execute_cell)
 
@@ -352,11 +374,13 @@ def kill_kernels(*_):
             pass
 
 
-def _kind(cell):
-    """"test" (graded code cell), "provided" (read-only course code) or "student"."""
-    if is_grade(cell):
-        return "test"
-    return "provided" if is_provided(cell) else "student"
+def _error_message(text, ename):
+    """The message of a student-side error of type `ename` in a reply text, or ""."""
+    try:
+        error = json.loads(text).get("error") or {}
+    except (ValueError, AttributeError):
+        return ""
+    return str(error.get("message", "")) if error.get("type") == ename else ""
 
 
 def _label(cell, cell_index):

@@ -8,6 +8,7 @@ processes a few times a second: CPU time comes from the kernel's control group w
 interval in which no thread of the kernel was runnable (state R) counts as its own waiting.
 """
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -23,33 +24,45 @@ class KernelClock:
         self.own = 0.0  # seconds charged to the kernel: CPU time and its own waiting
         self.cpu = 0.0  # of which CPU time
         self._last = None  # (wall, cpu) at the previous sample
+        self._paused = False
+        self._lock = threading.Lock()  # sampled by a watching thread and by the grader
 
     def resume(self):
         """Count from now on: the time since the last sample is not the kernel's."""
-        self._last = (time.monotonic(), self._cpu())
+        with self._lock:
+            self._last = (time.monotonic(), self._cpu())
+            self._paused = False
+
+    def pause(self):
+        """Count up to now, then stop counting until `resume()` (while a test runs in the judge,
+        the kernel idles for the grader, not for the student)."""
+        self.sample()
+        self._paused = True
 
     def sample(self):
-        """Add the time since the previous sample; returns `own`."""
-        wall, cpu = time.monotonic(), self._cpu()
-        last_wall, last_cpu = self._last
-        used = max(0.0, cpu - last_cpu)
-        self.cpu += used
-        self.own += used
-        if not self._runnable():  # it was waiting by itself: sleep, a lock, a file
-            self.own += max(0.0, wall - last_wall - used)
-        self._last = (wall, cpu)
-        return self.own
+        """Add the time since the previous sample (none while paused); returns `own`."""
+        with self._lock:
+            wall, cpu = time.monotonic(), self._cpu()
+            if not self._paused:
+                last_wall, last_cpu = self._last
+                used = max(0.0, cpu - last_cpu)
+                self.cpu += used
+                self.own += used
+                if not self._runnable():  # it was waiting by itself: sleep, a lock, a file
+                    self.own += max(0.0, wall - last_wall - used)
+            self._last = (wall, cpu)
+            return self.own
 
     def _pids(self):
         if self.group is not None and self.group.dirs:
             return self.group.pids()
-        return _tree(self.root_pid)
+        return process_tree(self.root_pid)
 
     def _cpu(self):
         if self.group is not None and ("cpuacct" in self.group.dirs or "" in self.group.dirs):
             self.group.poll()  # counts the processes that have ended too
             return self.group.cpu
-        return sum(_process_cpu(pid) for pid in _tree(self.root_pid))
+        return sum(_process_cpu(pid) for pid in process_tree(self.root_pid))
 
     def _runnable(self):
         for pid in self._pids():
@@ -83,7 +96,7 @@ def _tasks(pid):
         return []
 
 
-def _tree(root):
+def process_tree(root):
     """`root` and all its descendants, from every process's parent in /proc."""
     children = {}
     for entry in os.listdir("/proc"):

@@ -5,12 +5,13 @@
 namespace, no privilege needed) and for root. Each confinement and why it exists:
 
 - Own mount namespace: the kernel sees, read-only, only the Python environment and the system
-  files it needs; read-write, only its working folder (where nbgrader reads the results back) and
-  a private tmpfs /tmp. Other students' submissions, the gradebook, the solutions and the hidden
+  files it needs and its working folder's files; it writes only to private tmpfs of capped size:
+  its working folder (over those files), /tmp (which holds its sockets) and /dev/shm. Nothing it
+  writes reaches the host's disk. Other students' submissions, the gradebook, the solutions and the hidden
   tests are not there to read or overwrite.
 - Own network namespace (no network): no leaking the hidden tests, no reaching services on the
   grading host's localhost. The kernel therefore talks to the grader over ZeroMQ ipc (unix
-  sockets) in a private run folder, bound at the same path inside and outside.
+  sockets) in a folder of its own /tmp, which the grader reaches through /proc/PID/root.
 - Own pid and ipc namespaces, --die-with-parent: the kernel can neither see nor signal host
   processes, and every process it starts (double-forked daemons included) dies with it.
 - No capabilities, no_new_privs: setuid programs in /usr must not give privileges back. An
@@ -53,11 +54,13 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, List, TraitError, Unicode, validate
 
 from . import cgroups
+from .kernelclock import process_tree
 
 GiB, MiB = 1 << 30, 1 << 20
 UID_BASE = 61000  # root: kernels run as uids UID_BASE .. UID_BASE + IDENTITIES - 1
 IDENTITIES = 1000  # identities tried for a free one
 OPEN_FILES = 1024  # RLIMIT_NOFILE
+CONNECTION_FILE = "kernel.json"
 TRIAL_UID = 65534  # nobody: runs check_sandbox's trial as root, never counted against a kernel
 NO_SANDBOX = "or run with --no-sandbox to grade unconfined"
 WATCH_SECONDS = 0.5  # how often a kernel's CPU time and limit counters are read
@@ -327,25 +330,34 @@ def _namespaces(uid):
 
 
 def sandbox_command(work_dir, run_dir, *, uid=None, memory_limit=4 * GiB, max_processes=256,
-                    cpu_seconds=900, file_size_limit=GiB, tmp_size=512 * MiB, read_only=()):
-    """The command line to put in front of a kernel's argv to run it confined: `work_dir` and
-    `run_dir` (absolute, resolved) read-write, the Python environment and `read_only` read-only.
-    `uid`: as root, the uid to switch to; None for an ordinary user. `max_processes`: the
-    RLIMIT_NPROC to set, None for none (a control group counts the processes)."""
+                    cpu_seconds=900, file_size_limit=GiB, tmp_size=512 * MiB, work_size=256 * MiB,
+                    read_only=()):
+    """The command line to put in front of a kernel's argv to run it confined. `work_dir`
+    (absolute, resolved): the kernel's working folder, a tmpfs of `work_size` bytes holding the
+    host folder's files read-only. `run_dir` (absolute, under /tmp): the kernel's connection file,
+    read-only, in a folder of the sandbox's own /tmp where the kernel makes its sockets (the
+    grader reaches them through /proc/PID/root, see `sandbox_process`). Nothing the kernel writes
+    lands on the host's disk. The Python environment and `read_only` are read-only. `uid`: as
+    root, the uid to switch to; None for an ordinary user. `max_processes`: the RLIMIT_NPROC to
+    set, None for none (a control group counts the processes)."""
     environment = _environment_binds(read_only)
-    writable = [work_dir, run_dir]
-    mounted = ["/usr", *environment, *writable]
+    mounted = ["/usr", *environment, work_dir]
     command = [
         "env", "--ignore-signal=INT", shutil.which("bwrap") or "bwrap", *_namespaces(uid),
         *_system_binds(), "--proc", "/proc", "--dev", "/dev",
         "--perms", "1777", "--size", str(tmp_size), "--tmpfs", "/tmp",
         "--perms", "1777", "--size", str(tmp_size), "--tmpfs", "/dev/shm",
-        *_mount_points([*environment, *writable], mounted),
+        *_mount_points([*environment, work_dir, run_dir], mounted),
     ]
     for inside in sorted(environment):  # a folder before what is bound inside it
         command += ["--ro-bind", environment[inside], inside]
-    for folder in writable:
-        command += ["--bind", folder, folder]
+    command += ["--perms", "1777", "--size", str(work_size), "--tmpfs", work_dir]
+    for entry in sorted(os.listdir(work_dir)):
+        command += ["--ro-bind", os.path.join(work_dir, entry), os.path.join(work_dir, entry)]
+    command += ["--perms", "1777", "--dir", run_dir]
+    connection_file = os.path.join(run_dir, CONNECTION_FILE)
+    if os.path.exists(connection_file):  # (the trial runs have none)
+        command += ["--ro-bind", connection_file, connection_file]
     # the sandbox's root is a tmpfs of no size limit, writable by an ordinary user's kernel
     command += ["--remount-ro", "/", "--clearenv"]
     for name, value in _kernel_environment().items():
@@ -366,6 +378,23 @@ def sandbox_command(work_dir, run_dir, *, uid=None, memory_limit=4 * GiB, max_pr
 
 
 # ---------------------------------------------------------------- the kernel manager
+
+async def sandbox_process(root_pid, seconds=10):
+    """A process inside the sandbox that `root_pid` (bwrap, or what execs it) starts: the first of
+    its descendants in another mount namespace. Its /proc/PID/root is the sandbox's file system,
+    which the grader may enter (as root, or as the owner of the sandbox's user namespace)."""
+    ours = os.readlink("/proc/self/ns/mnt")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for pid in process_tree(root_pid):
+            try:
+                if os.readlink(f"/proc/{pid}/ns/mnt") != ours:
+                    return pid
+            except OSError:  # gone, or not yet there
+                continue
+        await asyncio.sleep(0.02)
+    raise SandboxUnavailable(f"the sandbox of process {root_pid} did not start within {seconds} s")
+
 
 async def _wait_until_gone(uid, seconds):
     """Wait up to `seconds` for the processes of `uid` to exit; the pids left."""
@@ -414,6 +443,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     file_size_limit = Integer(GiB, help="bytes per file written (RLIMIT_FSIZE)").tag(config=True)
     tmp_size = Integer(512 * MiB, help="bytes of each private tmpfs, /tmp and /dev/shm"
                        ).tag(config=True)
+    work_size = Integer(256 * MiB, help="bytes the kernel may write in its working folder (a "
+                        "private tmpfs over the folder's files)").tag(config=True)
     use_cgroups = Bool(True, help="put whole-kernel limits in a control group where one can be "
                        "had; False: per-process limits only").tag(config=True)
     read_only_paths = List(Unicode(), help="more host folders the kernel may read, e.g. an "
@@ -444,7 +475,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     @property
     def confinement(self):
         """Which limits hold for the kernel, in a line for the status and the CSV."""
-        extra = (f"files {_size(self.file_size_limit)} each, /tmp {_size(self.tmp_size)}")
+        extra = (f"files {_size(self.file_size_limit)} each, working folder {_size(self.work_size)}, "
+                 f"/tmp {_size(self.tmp_size)}")
         if self._group is not None:
             kind = {"v1": "cgroup v1", "v2": "cgroup v2",
                     "systemd": "cgroup v2 (systemd user scope)"}[self._group.kind]
@@ -492,10 +524,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         if not self.run_dir:
             # under /tmp: a unix socket's path must fit in 107 bytes
             self.run_dir = tempfile.mkdtemp(prefix="nnlab-kernel-", dir="/tmp")
-            if self.identity.uid is not None:  # the kernel creates its sockets there
-                os.chown(self.run_dir, self.identity.uid, self.identity.uid)
-            self.ip = os.path.join(self.run_dir, "zmq")
-            self.connection_file = os.path.join(self.run_dir, "kernel.json")
+            self.connection_file = os.path.join(self.run_dir, CONNECTION_FILE)
+        self.ip = os.path.join(self.run_dir, "zmq")  # as the kernel sees it
         return await super()._async_pre_start_kernel(**kwargs)
 
     def write_connection_file(self, **kwargs):
@@ -517,10 +547,13 @@ class SandboxedKernelManager(AsyncKernelManager):
                 max_processes=None if self._group else self._process_cap(),
                 # a group's CPU time is capped by the watch; per process, only as a backstop
                 cpu_seconds=self.cpu_seconds + (CPU_BACKSTOP if self._group else 0),
-                file_size_limit=self.file_size_limit,
-                tmp_size=self.tmp_size, read_only=self.read_only_paths)
+                file_size_limit=self.file_size_limit, tmp_size=self.tmp_size,
+                work_size=self.work_size, read_only=self.read_only_paths)
             join = self._group.prefix() if self._group else []
             await super()._async_launch_kernel(join + prefix + kernel_cmd, **kwargs)
+            # the kernel's sockets are in the sandbox's /tmp: clients connect through its root
+            inside = await sandbox_process(self.provisioner.process.pid)
+            self.ip = f"/proc/{inside}/root{self.ip}"
             self._watch()
         except BaseException:
             await self._end_kernel()

@@ -1,0 +1,144 @@
+"""The grader's side of the judge: starts the judge's process and relays its requests.
+
+`Judge.run(source, ask)` runs a test cell in the judge; each request the judge makes of the
+student's kernel goes to `ask(request)`, a coroutine of the grader that sends it to the kernel
+(`install_code` and `request_code` say how) and returns the kernel's reply text. If `ask` raises
+`Unanswered`, the judge is told the kernel stopped answering and the cell ends with that error;
+any other exception (a dead kernel) ends the cell the same way and is raised again.
+"""
+import ast
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..notebooks import parse_cell
+from . import channel
+
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # where `nnlab` is imported from
+
+CHANNEL = "_nnlab_channel"  # its name in the kernel's namespace
+LINE_LIMIT = 1 << 30  # bytes of one protocol line (arrays travel inside)
+
+
+class Unanswered(Exception):
+    """The kernel gave no usable answer to a request (interrupted, or its answer unreadable)."""
+
+
+class JudgeFailed(RuntimeError):
+    """The judge's process ended or answered nonsense: the course's fault, never a student's."""
+
+
+def install_code():
+    """Code that puts the channel's kernel end (`channel.serve`) in the kernel, under CHANNEL."""
+    return (f"import types as _nnlab_types\n{CHANNEL} = _nnlab_types.ModuleType('nnlab_channel')\n"
+            f"exec(compile({channel.source()!r}, {channel.CHANNEL_FILE!r}, 'exec'), {CHANNEL}.__dict__)\n"
+            "del _nnlab_types")
+
+
+def request_code(request):
+    """The user expression that answers `request` in the kernel."""
+    return f"{CHANNEL}.serve(globals(), {json.dumps(request)!r})"
+
+
+def reply_text(reply):
+    """The kernel's answer to `request_code`, from its execute_reply; Unanswered if there is none."""
+    try:
+        result = reply["content"]["user_expressions"]["reply"]
+    except (KeyError, TypeError):
+        raise Unanswered("the kernel did not answer") from None
+    if result.get("status") != "ok":
+        raise Unanswered(f"{result.get('ename', 'an error')} in the kernel")
+    try:
+        text = ast.literal_eval(result["data"]["text/plain"])
+    except Exception:
+        raise Unanswered("the kernel's answer could not be read") from None
+    if not isinstance(text, str):
+        raise Unanswered("the kernel's answer could not be read")
+    return text
+
+
+def definitions(source):
+    """The imports, function and class definitions among a course cell's top-level statements:
+    what the judge needs of a provided cell (its data and training runs stay in the kernel)."""
+    tree = parse_cell(source)
+    if tree is None:
+        return ""
+    kept = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return "\n\n".join(ast.unparse(node) for node in tree.body if isinstance(node, kept))
+
+
+def defined_function(source, name):
+    """The source of the top-level `def name` in a cell, or None."""
+    tree = parse_cell(source)
+    for node in tree.body if tree else []:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            return ast.unparse(node)
+    return None
+
+
+class Judge:
+    """A judge process for one notebook (see `nnlab.judge.process`)."""
+
+    def __init__(self, process):
+        self._process = process
+
+    @classmethod
+    async def start(cls, course_folder):
+        """A judge whose course code (`labkit`) comes from `course_folder`."""
+        path = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
+        environment = dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg", OMP_NUM_THREADS="1",
+                           OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "nnlab.judge.process", str(course_folder),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL, env=environment, limit=LINE_LIMIT)
+        return cls(process)
+
+    async def define(self, source):
+        """Run course definitions in the judge: their outputs (an error if they failed)."""
+        return await self._exchange({"define": source}, None)
+
+    async def run(self, source, ask):
+        """Run a test cell: its outputs."""
+        return await self._exchange({"run": source}, ask)
+
+    def kill(self):
+        if self._process.returncode is None:
+            self._process.kill()
+
+    async def _exchange(self, message, ask):
+        await self._send(message)
+        stopped = None
+        while True:
+            received = await self._receive()
+            if "done" in received:
+                if stopped is not None:
+                    raise stopped
+                return received["done"]
+            if stopped is not None:
+                await self._send({"abort": "stopped"})
+                continue
+            try:
+                await self._send({"reply": await ask(received["ask"])})
+            except Unanswered as why:
+                await self._send({"abort": str(why)})
+            except Exception as error:  # the kernel died: end the cell, then let the caller know
+                stopped = error
+                await self._send({"abort": str(error) or type(error).__name__})
+
+    async def _send(self, message):
+        self._process.stdin.write((json.dumps(message) + "\n").encode())
+        await self._process.stdin.drain()
+
+    async def _receive(self):
+        line = await self._process.stdout.readline()
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or not ({"done", "ask"} & set(message)):
+            self.kill()
+            raise JudgeFailed(f"the judge's process ended or answered nonsense: {line[:200]!r}")
+        return message
