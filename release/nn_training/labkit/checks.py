@@ -72,10 +72,13 @@ def check_number(value, name):
 
 
 def check_close(actual, expected, name, tol=1e-7, hint=""):
-    """`actual` equals `expected` up to a largest relative error of `tol` (shapes must agree)."""
+    """`actual` equals `expected` up to a largest relative error of `tol` (shapes must agree; a
+    number may come as any array of one element, as numpy reads it)."""
     if actual is None:
         raise _failure(f"{name} is None: did the function return or assign it?")
     actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    if expected.ndim == 0 and actual.size == 1:
+        actual = actual.reshape(())
     check_shape(actual, expected.shape, name)
     error = rel_error(actual, expected)
     if not error <= tol:
@@ -116,10 +119,16 @@ def check_gradients(analytic, numerical, tol=1e-8, hint="", where=""):
 
 
 def check_shape(array, shape, name):
-    """`array` is a numpy array of exactly `shape`."""
+    """`array` is a numpy array (or nested lists of numbers, as numpy reads them) of exactly `shape`."""
     if not hasattr(array, "shape"):
-        raise _failure(f"{name} should be a numpy array of shape {shape}, "
-                             f"got {type(array).__name__}")
+        try:
+            read = np.asarray(array)
+        except ValueError:  # ragged lists
+            read = np.asarray(None)
+        if read.dtype.kind not in "biuf":
+            raise _failure(f"{name} should be a numpy array of shape {shape}, "
+                           f"got {type(array).__name__}")
+        array = read
     if tuple(array.shape) != tuple(shape):
         raise _failure(f"{name} has shape {tuple(array.shape)}, expected {tuple(shape)}")
 
