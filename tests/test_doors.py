@@ -134,7 +134,7 @@ def test_formgrader_autograde_button_grades_sandboxed_with_the_course_steps(cour
     assert row["status"] == "flagged", row
     assert "batchnorm" in row["held"], row["held"]
     assert row["sandbox"] is True
-    assert any("replaced while this test ran" in reason for reason in row["reasons"]), row["reasons"]
+    assert any("calls setattr() (patching)" in reason for reason in row["reasons"]), row["reasons"]
     records = sorted(p.name for p in (course.root / "grading" / "records" / HOSTILE).glob("*.json"))
     assert records == ["batchnorm.json", "regularization.json"]
     assert all(json.loads((course.root / "grading" / "records" / HOSTILE / name).read_text())["sandbox"]
@@ -508,7 +508,7 @@ def table_rows(dom):
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is installed by `make test`")
 def test_formgrader_pages_show_the_flagged_submission_in_a_browser(course, formgrader, hostile_autograded,
                                                                    tmp_path):
-    """Headless Chromium: the grading page shows the tampering verdict, the list the flag."""
+    """Headless Chromium: the grading page shows why the points are held, the list the flag."""
     profile = tmp_path / "profile"
     # log in as a TA does, by opening the server with its token: formgrader's own pages opened with
     # ?token= set the login cookie for their own folder only, and their API calls are then refused
@@ -519,7 +519,7 @@ def test_formgrader_pages_show_the_flagged_submission_in_a_browser(course, formg
                                   f"?token={formgrader.token}", profile))
     assert "batchnorm_backward_alt" in text  # the notebook is rendered
     assert "np.allclose = lambda" in text  # the student's own code, for the TA to see
-    assert "replaced while this test ran: it scores nothing" in text
+    assert "calls setattr() (patching)" in text  # the scan's reason for holding it
     assert "Points held for review" in text  # the grader's note at the top, for the TA
     rows = table_rows(chromium_dom(f"{formgrader.url}/formgrader/gradebook/{course.assignment}/batchnorm/",
                                    profile))
