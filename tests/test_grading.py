@@ -1,7 +1,10 @@
 """Grading is fair: graded by `nnlab grade` (nbgrader's Autograde), the solution gets full marks,
 the blank release none, every correct style full marks, every bug loses exactly the points of its
 function's tests, and every demo student gets the outcome its manifest entry states."""
+import codecs
 import os
+import re
+import runpy
 import stat
 
 import nbformat
@@ -13,6 +16,7 @@ from nnlab import notebooks
 from nnlab.authoring.fill import fill
 
 from conftest import REPO, copy_course
+from test_release import secret_lines
 
 SETTINGS, STUDENTS = manifest()
 
@@ -196,3 +200,34 @@ def test_files_of_the_grading_stay_the_graders(graded_class, ta_user):
     locked = [str(path) for path, (_, mode) in graded_class.owners.items()
               if stat.S_ISDIR(mode) and mode & 0o700 != 0o700]
     assert not locked
+
+
+def printed(course, student):
+    """Everything the student's two autograded notebooks show as text, read as a person reads it:
+    zero-width characters dropped, look-alike Cyrillic letters folded to Latin ones."""
+    text = "".join(notebooks.text_output(cell) for path in
+                   sorted((course.root / "autograded" / student / course.assignment).glob("*.ipynb"))
+                   for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+    return text.replace("\u200b", "").translate(str.maketrans("асеорхуАВСЕНКМОРТХ", "aceopxyABCEHKMOPTX"))
+
+
+def test_the_leak_hunter_finds_no_hidden_test_in_its_kernel(built_course, graded_class):
+    """Its search of everything its kernel reaches (line cache, garbage collector, frames, input
+    history, files, /proc) finds no hidden-test line, though the same search finds them in the
+    autograded notebook the judge ran: the hidden tests live in the judge's process only."""
+    hunter = runpy.run_path(str(REPO / "demo/students/hostile/leak_hunter.py"))["hidden_lines"]
+    shown = printed(built_course, "attack_leak_hunter")
+    counts = re.findall(r"leak hunter: (\d+) hidden-test lines found", shown)
+    assert counts and set(counts) == {"0"}, counts
+    autograded = built_course.root / "autograded" / "attack_leak_hunter" / built_course.assignment
+    assert len(hunter([(autograded / "batchnorm.ipynb").read_text()])) > 5  # the search works
+    secrets = [line for line in secret_lines(built_course) if len(line) > 20]
+    leaked = [line for line in secrets if line in shown or codecs.encode(line, "rot13") in shown]
+    assert not leaked, leaked[:3]
+
+
+def test_the_disk_filler_stops_at_the_sandboxs_caps(built_course, graded_class):
+    """Every folder its kernel can write is a size-capped tmpfs: the writes stop there."""
+    stops = dict(re.findall(r"(\S+): stopped after (\d+) MiB", printed(built_course, "attack_disk_filler")))
+    assert set(stops) >= {".", "/tmp", "/dev/shm"}, stops
+    assert all(int(mib) <= 512 for mib in stops.values()), stops

