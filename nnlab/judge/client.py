@@ -93,7 +93,7 @@ class Judge:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "nnlab.judge.process", str(course_folder),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL, env=environment, limit=LINE_LIMIT)
+            env=environment, limit=LINE_LIMIT)  # its stderr is the grader's (the grading log)
         return cls(process)
 
     async def define(self, source):
@@ -126,7 +126,11 @@ class Judge:
                 await self._send({"abort": str(why)})
             except Exception as error:  # the kernel died: end the cell, then let the caller know
                 stopped = error
-                await self._send({"abort": str(error) or type(error).__name__})
+                try:
+                    await self._send({"abort": str(error) or type(error).__name__})
+                except (ConnectionError, BrokenPipeError):  # the judge is gone too
+                    self.kill()
+                    raise error from None
 
     async def _send(self, message):
         self._process.stdin.write((json.dumps(message) + "\n").encode())
