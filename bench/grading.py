@@ -2,8 +2,10 @@
 
 - speed-up: plain serial `nbgrader autograde` over `nnlab grade --jobs 2` (target >= 1.8x on
   2 cores);
-- overhead: `nnlab grade --jobs 1 --no-sandbox` over executing the same (autograded) notebooks
-  with nbclient alone, one after the other (target <= 1.15x);
+- overhead, and the judge's cost: `nnlab grade --jobs 1 --no-sandbox` (test cells in the judge's
+  process, calling the student's functions through the channel) over executing the same
+  (autograded) notebooks with nbclient alone, test cells in the kernel as before the judge, one
+  after the other (target <= 1.15x);
 - the sandbox's cost: `nnlab grade --jobs 1` over `nnlab grade --jobs 1 --no-sandbox`, as the
   user running the benchmark (root: kernels switched to a sandbox uid) and, with `--user NAME`
   when run as root, as that ordinary user (rootless: kernels in a user namespace); target <= 1.1x;
@@ -11,7 +13,7 @@
   worker over two workers (target >= 1.8x on 2 cores), and two workers over `nnlab grade --jobs 2`
   (the cluster's overhead per submission, target <= 1.1x).
 
-Run: .venv/bin/python bench/grading.py [--students 8] [--user NAME] [--only cluster]
+Run: .venv/bin/python bench/grading.py [--students 8] [--user NAME] [--only cluster | judge]
 (`--user` needs a Python environment that user can run: a .venv made from /usr/bin/python3.)
 """
 import argparse
@@ -114,12 +116,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=8)
     parser.add_argument("--user", help="as root: also grade as this ordinary user (rootless)")
-    parser.add_argument("--only", choices=["cluster"], help="only the cluster's measurements")
+    parser.add_argument("--only", choices=["cluster", "judge"], help="only these measurements")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         course = Course(ROOT).copy_to(Path(folder))
         build(course)
         make_class(course, args.students)
+        if args.only == "judge":
+            unconfined = nnlab_grade(course, 1, sandbox=False)
+            bare = execute_only(course)
+            print(f"\n{args.students} submissions: nnlab grade --jobs 1 --no-sandbox {unconfined:.1f} s, "
+                  f"nbclient execution only {bare:.1f} s")
+            print(f"cost of the judge and nbgrader's steps  {unconfined / bare:.2f}x (target <= 1.15x)")
+            return
         parallel = nnlab_grade(course, 2)
         cluster_one = cluster_grade(course, 1)
         cluster_two = cluster_grade(course, 2)
