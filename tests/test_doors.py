@@ -26,7 +26,8 @@ from dateutil import parser as date_parser
 from nbgrader.api import Gradebook
 
 from nnlab.grading.batch import grade_class
-from nnlab.authoring.demo import DEMO, manifest
+from nnlab.authoring.demo import DEMO, earned, manifest
+from nnlab.autograde import nbgrader_command
 from nnlab.results.export import write_csv
 from nnlab.authoring.fill import cell_sources, fill, graded_functions
 from nnlab.grading.ledger import course_key
@@ -529,3 +530,34 @@ def test_formgrader_pages_show_the_flagged_submission_in_a_browser(course, formg
     assert flagged == {HOSTILE}
     assert re.search(r'class="text-center score"[^>]*>0 / ', rows[HOSTILE])
     assert re.search(r'needs-manual-grade"[^>]*><span class="glyphicon glyphicon-ok"', rows[HOSTILE])
+
+
+# ------------------------------------------------------------------------------ attacks, every door
+
+ATTACKERS = [s for s in STUDENTS if s["id"].startswith("attack_")]
+
+
+@pytest.mark.parametrize("attacker", ATTACKERS, ids=lambda s: s["id"])
+def test_an_attack_earns_nothing_through_nbgrader_autograde_or_formgrader(course, formgrader, attacker):
+    """The demo's attacks, graded by `nbgrader autograde --student` and by formgrader's Autograde
+    button: every test cell scores nothing (even what accepting a held notebook would count), as
+    for the blank submission, and no hidden-test line reaches the autograded notebooks' outputs."""
+    student = attacker["id"]
+    fill(course, attacker["files"], student, date_parser.parse(SETTINGS["submitted"]))
+    secret = secret_lines(course)
+    for door in ("nbgrader", "formgrader"):
+        if door == "nbgrader":
+            graded = nbgrader_command(course, "autograde", course.assignment, "--student", student, "--force")
+            assert graded.returncode == 0, graded.stderr[-2000:]
+        else:
+            result = formgrader.call("POST", f"/formgrader/api/submission/{course.assignment}/{student}/autograde")
+            assert result["success"], result.get("error") or result.get("log")
+        row = outcome(course, student)
+        assert row["scores"], (door, row)
+        assert {cell: earned(row, cell) for cell in row["scores"]} == dict.fromkeys(row["scores"], 0), door
+        shown = squeeze("".join(
+            out.get("text", "") + out.get("evalue", "") + "".join(out.get("traceback", []))
+            + out.get("data", {}).get("text/plain", "")
+            for path in sorted((course.root / "autograded" / student).rglob("*.ipynb"))
+            for cell in nbformat.read(path, as_version=4).cells for out in cell.get("outputs", [])))
+        assert not [line for line in secret if line in shown], door

@@ -155,11 +155,9 @@ class GuardedExecute(Execute):
         self._verdict, self._backstop_hit = None, False
         if self._clock is None:
             self._clock = KernelClock(self.km.provisioner.process.pid, getattr(self.km, "group", None))
-        if judged:  # the kernel's time counts only while it answers the judge
-            self._clock.resume()
+        self._clock.resume()  # the time between cells is the grader's
+        if judged:  # and during a test, the time the kernel does not spend answering the judge
             self._clock.pause()
-        else:
-            self._clock.resume()  # the time between cells is the grader's
         watch = asyncio.ensure_future(self._watch_cell(limit))
         try:
             if judged:

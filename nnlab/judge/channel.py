@@ -26,6 +26,7 @@ MAX_DEPTH = 64
 PLAIN = ("plain data (numbers, strings, booleans, None, numeric numpy arrays, and lists, tuples "
          "and dicts of these)")
 CHANNEL_FILE = "<nnlab channel>"  # the file name of this source in the kernel (for tracebacks)
+PRINT_LIMIT = 100_000  # characters of what student code prints during one call that are kept
 
 
 class NotPlainData(TypeError):
@@ -174,8 +175,8 @@ def _call(namespace, request):
         try:
             result = namespace[name](*args, **kwargs)
         except Exception as error:
-            return {"error": _error(error), "printed": printed.getvalue(), "warnings": _warned(caught)}
-    reply = {"printed": printed.getvalue(), "warnings": _warned(caught)}
+            return {"error": _error(error), "printed": _kept(printed), "warnings": _warned(caught)}
+    reply = {"printed": _kept(printed), "warnings": _warned(caught)}
     try:
         reply["value"] = encode(result)
     except NotPlainData as error:
@@ -230,9 +231,14 @@ def _error(error):
             "traceback": traceback.format_list(frames)}
 
 
+def _kept(printed):
+    text = printed.getvalue()
+    return text if len(text) <= PRINT_LIMIT else f"{text[:PRINT_LIMIT]}\n[output truncated]\n"
+
+
 def _warned(caught):
     return [f"{type(w.message).__name__}: {w.message} ({w.filename}, line {w.lineno})"
-            for w in caught]
+            for w in caught[:100]]
 
 
 _ANSWERS = {"lookup": _lookup, "call": _call, "random": _random, "define": _define}
