@@ -128,13 +128,15 @@ class Judge:
                 stopped = error
                 try:
                     await self._send({"abort": str(error) or type(error).__name__})
-                except (ConnectionError, BrokenPipeError):  # the judge is gone too
-                    self.kill()
+                except JudgeFailed:  # the judge is gone too: the kernel's death is the news
                     raise error from None
 
     async def _send(self, message):
-        self._process.stdin.write((json.dumps(message) + "\n").encode())
-        await self._process.stdin.drain()
+        try:
+            self._process.stdin.write((json.dumps(message) + "\n").encode())
+            await self._process.stdin.drain()
+        except (ConnectionError, BrokenPipeError):
+            raise JudgeFailed(f"the judge's process is gone ({await self._ending()})") from None
 
     async def _receive(self):
         line = await self._process.stdout.readline()
@@ -143,6 +145,14 @@ class Judge:
         except ValueError:
             message = None
         if not isinstance(message, dict) or not ({"done", "ask"} & set(message)):
-            self.kill()
-            raise JudgeFailed(f"the judge's process ended or answered nonsense: {line[:200]!r}")
+            raise JudgeFailed(f"the judge's process answered {line[:200]!r} ({await self._ending()})")
         return message
+
+    async def _ending(self):
+        """How the judge's process ended, for the log (killed if it had not)."""
+        try:
+            code = await asyncio.wait_for(self._process.wait(), 2)
+        except asyncio.TimeoutError:
+            self.kill()
+            return "it was still running, now killed"
+        return f"exit status {code}" if code >= 0 else f"killed by signal {-code}"

@@ -17,6 +17,7 @@ during a call; nothing goes to stderr, as nbgrader would score that 0.
 """
 import builtins
 import contextlib
+import faulthandler
 import io
 import json
 import os
@@ -248,6 +249,7 @@ def _error(name, message, lines=()):
 
 
 def main():
+    faulthandler.enable()  # a crash leaves its traceback in the grading log
     folder = sys.argv[1]
     sys.path.insert(0, folder)
     os.chdir(folder)

