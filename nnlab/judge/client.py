@@ -10,6 +10,7 @@ import ast
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,7 +20,6 @@ from . import channel
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # where `nnlab` is imported from
 
 CHANNEL = "_nnlab_channel"  # its name in the kernel's namespace
-LINE_LIMIT = 1 << 30  # bytes of one protocol line (arrays travel inside)
 
 
 class Unanswered(Exception):
@@ -90,10 +90,10 @@ class Judge:
         path = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
         environment = dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg", OMP_NUM_THREADS="1",
                            OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "nnlab.judge.process", str(course_folder),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            env=environment, limit=LINE_LIMIT)  # its stderr is the grader's (the grading log)
+        # a plain Popen, bound to no event loop (nbclient runs each cell in a loop of its own
+        # choosing); its stderr is the grader's, which is the grading log
+        process = subprocess.Popen([sys.executable, "-m", "nnlab.judge.process", str(course_folder)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
         return cls(process)
 
     async def define(self, source):
@@ -105,8 +105,9 @@ class Judge:
         return await self._exchange({"run": source}, ask)
 
     def kill(self):
-        if self._process.returncode is None:
+        if self._process.poll() is None:
             self._process.kill()
+            self._process.wait()
 
     async def _exchange(self, message, ask):
         await self._send(message)
@@ -132,14 +133,15 @@ class Judge:
                     raise error from None
 
     async def _send(self, message):
+        # the judge reads every message whole before it writes again: this cannot block for long
         try:
             self._process.stdin.write((json.dumps(message) + "\n").encode())
-            await self._process.stdin.drain()
-        except (ConnectionError, BrokenPipeError):
+            self._process.stdin.flush()
+        except (ConnectionError, BrokenPipeError, ValueError):
             raise JudgeFailed(f"the judge's process is gone ({await self._ending()})") from None
 
     async def _receive(self):
-        line = await self._process.stdout.readline()
+        line = await asyncio.to_thread(self._process.stdout.readline)
         try:
             message = json.loads(line)
         except ValueError:
@@ -151,8 +153,8 @@ class Judge:
     async def _ending(self):
         """How the judge's process ended, for the log (killed if it had not)."""
         try:
-            code = await asyncio.wait_for(self._process.wait(), 2)
-        except asyncio.TimeoutError:
+            code = await asyncio.to_thread(self._process.wait, 2)
+        except subprocess.TimeoutExpired:
             self.kill()
             return "it was still running, now killed"
         return f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
