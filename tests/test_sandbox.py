@@ -107,17 +107,23 @@ def whole_kernel_limits(run):
 
 # ---------------------------------------------------------------- confinement, as both users
 
-def test_numpy_works_and_files_stay_the_graders(run, work):
-    """numpy computes; what the kernel writes is the grader's user's afterwards (as root, given
-    back from the sandbox uid), so the TA can delete it; no run folder is left behind."""
+def test_numpy_works_and_what_the_kernel_writes_stays_in_the_sandbox(run, work):
+    """numpy computes; the kernel reads its working folder's files but cannot change them, and
+    what it writes there goes to its own size-capped tmpfs, never to the host's disk: afterwards
+    the folder holds the grader's files only, unchanged. No run folder is left behind."""
     run_dirs = set(Path("/tmp").glob("nnlab-kernel-*"))
+    given = work / "given.txt"
+    given.write_text("course file")
+    os.chown(given, *run.owner)
     result = run.notebook(work, [
         "import numpy as np\nprint(int(np.arange(10) @ np.arange(10)))",
         "import os\nos.makedirs('out/deep')\nprint(open('out/deep/answer.txt', 'w').write('42'))",
+        "print(open('given.txt').read())\ntry:\n    open('given.txt', 'a')\nexcept OSError as e:\n"
+        "    print(type(e).__name__)",
     ])
-    assert result["outputs"] == ["285\n", "2\n"]
-    made = [work, *work.rglob("*")]
-    assert len(made) == 4 and {(p.stat().st_uid, p.stat().st_gid) for p in made} == {run.owner}
+    assert result["outputs"] == ["285\n", "2\n", "course file\nOSError\n"]
+    assert sorted(work.rglob("*")) == [given] and given.read_text() == "course file"
+    assert {(p.stat().st_uid, p.stat().st_gid) for p in (work, given)} == {run.owner}
     assert not [p for p in set(Path("/tmp").glob("nnlab-kernel-*")) - run_dirs
                 if _ours(p.stat().st_uid, run)]
 
@@ -138,7 +144,8 @@ def test_sibling_folder_is_invisible(run, work):
 
 
 def test_writes_only_inside_working_folder(run, work):
-    """Writing into the working folder works; next to it or into the environment it fails."""
+    """Writing into the working folder works (in its tmpfs); next to it or into the environment it
+    fails."""
     attempt = ("try:\n    open({!r}, 'w').write('x')\n"
                "except OSError as e:\n    print(type(e).__name__)")
     python_prefix = "import sys\n" + attempt.replace("{!r}", "sys.prefix + '/escape.txt'")
@@ -153,7 +160,8 @@ def test_writes_only_inside_working_folder(run, work):
     # bwrap made in its private /tmp (here the parent): its write stays there, off the host.
     assert result["outputs"][1] == "PermissionError\n" or run.who == "user"
     assert result["outputs"][2] == result["outputs"][3] == "OSError\n"  # read-only file system
-    assert (work / "answer.txt").read_text() == "42"
+    assert not (work / "answer.txt").exists()  # the write stayed in the sandbox
+    assert not (work.parent / "escape.txt").exists()
     assert not (work.parent / "escape.txt").exists() and not Path("/usr/escape.txt").exists()
 
 
