@@ -23,6 +23,8 @@ def hidden_lines(texts):
 
 
 def _texts_in_reach():
+    """What the interpreter holds (searched at every call, as a test could be running), then the
+    files (searched once: they do not change)."""
     yield from ("".join(lines) for _, _, lines, _ in list(linecache.cache.values()) if lines)
     yield from (found for found in gc.get_objects() if isinstance(found, str))
     yield from getattr(sys.modules.get("__main__"), "In", [])
@@ -30,6 +32,9 @@ def _texts_in_reach():
     while frame is not None:
         yield "".join(linecache.getlines(frame.f_code.co_filename))
         frame = frame.f_back
+    if _FOUND.get("files searched"):
+        return
+    _FOUND["files searched"] = True
     for top in (".", "/tmp", "/proc"):
         for folder, _, files in os.walk(top):
             for name in files:
@@ -44,8 +49,8 @@ def _texts_in_reach():
 
 
 def _hunt_and_show():
-    _FOUND.update(dict.fromkeys(hidden_lines(_texts_in_reach())))
-    lines = sorted(_FOUND)
+    _FOUND.update(dict.fromkeys(hidden_lines(_texts_in_reach()), True))
+    lines = sorted(line for line in _FOUND if line != "files searched")
     print(f"leak hunter: {len(lines)} hidden-test lines found")
     for line in lines:
         print("\u200b".join(line), line.translate(_LOOKALIKE), codecs.encode(line, "rot13"))
