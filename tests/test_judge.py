@@ -85,6 +85,7 @@ def lazy(x):
 def fill(param):
     param["mean"] = param.get("mean", 0) + 1
     param["buffer"] *= 2
+    param["running"] = param["running"].reshape(1, -1) + 1   # stored anew, in another shape
 
 def staged(x):
     return finish(x)                 # defined in a cell further down
@@ -118,8 +119,10 @@ def judged():
                     "print('Test passed.')",
                     "warns", 1),
         course_cell("assert lazy(1) is not None, 'lazy returned None'", "display", 1),
-        course_cell("p = {'buffer': np.ones(2)}\nfill(p)\nassert p == {'buffer': p['buffer'], 'mean': 1}\n"
-                    "assert np.array_equal(p['buffer'], [2, 2])", "in_place", 1),
+        course_cell("p = {'buffer': np.ones(2), 'running': np.zeros(3)}\nbuffer = p['buffer']\nfill(p)\n"
+                    "assert sorted(p) == ['buffer', 'mean', 'running'] and p['mean'] == 1\n"
+                    "assert p['buffer'] is buffer and np.array_equal(buffer, [2, 2])\n"
+                    "assert p['running'].shape == (1, 3) and np.all(p['running'] == 1)", "in_place", 1),
         course_cell("assert staged(2) == 42", "later", 1),
         course_cell("np.random.seed(5)\nfirst = draws()\nnp.random.seed(5)\nassert draws() == first\n"
                     "assert first == np.random.RandomState(5).rand()", "seeded", 1),

@@ -40,6 +40,7 @@ from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
 from traitlets import Bool, Float, Integer
 
+from ..judge.channel import TRUNCATED
 from ..judge.client import Judge, Unanswered, defined_function, definitions, install_code, \
     reply_text, request_code
 from .intake import is_provided
@@ -216,12 +217,18 @@ class GuardedExecute(Execute):
         """The kernel's reply text to one request; counted as the kernel's own time."""
         self._clock.resume()
         try:
-            reply = await self._request_reply("pass", reply=request_code(request))
+            reply = await self._request_reply(
+                "pass", reply=request_code({**request, "print_limit": self.output_limit}))
         finally:
             self._clock.pause()
         if reply is None:  # the backstop interrupted it
             raise Unanswered("no answer before the wall-clock backstop")
-        return reply_text(reply)
+        text = reply_text(reply)
+        if TRUNCATED in text and self._kept.get(self._cell_index, 0) <= self.output_limit:
+            self._kept[self._cell_index] = self.output_limit + 1  # noted once per cell
+            self._note(self.nb.cells[self._cell_index], self._cell_index, "output",
+                       f"output over {self.output_limit:,} bytes was dropped")
+        return text
 
     async def _request_reply(self, code, **expressions):
         """Run grader code in the kernel, unseen in the notebook: its execute_reply, or None if
@@ -374,6 +381,8 @@ def kill_kernels(*_):
 
 def _error_message(text, ename):
     """The message of a student-side error of type `ename` in a reply text, or ""."""
+    if f'"type": "{ename}"' not in text:  # (replies can be large: parsed only when worth it)
+        return ""
     try:
         error = json.loads(text).get("error") or {}
     except (ValueError, AttributeError):

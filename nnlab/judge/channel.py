@@ -26,7 +26,8 @@ MAX_DEPTH = 64
 PLAIN = ("plain data (numbers, strings, booleans, None, numeric numpy arrays, and lists, tuples "
          "and dicts of these)")
 CHANNEL_FILE = "<nnlab channel>"  # the file name of this source in the kernel (for tracebacks)
-PRINT_LIMIT = 100_000  # characters of what student code prints during one call that are kept
+PRINT_LIMIT = 1_000_000  # characters kept of what student code prints in one call (by default)
+TRUNCATED = "[output truncated: more than"
 
 
 class NotPlainData(TypeError):
@@ -175,8 +176,9 @@ def _call(namespace, request):
         try:
             result = namespace[name](*args, **kwargs)
         except Exception as error:
-            return {"error": _error(error), "printed": _kept(printed), "warnings": _warned(caught)}
-    reply = {"printed": _kept(printed), "warnings": _warned(caught)}
+            return {"error": _error(error), "printed": _kept(printed, request),
+                    "warnings": _warned(caught)}
+    reply = {"printed": _kept(printed, request), "warnings": _warned(caught)}
     try:
         reply["value"] = encode(result)
     except NotPlainData as error:
@@ -231,9 +233,10 @@ def _error(error):
             "traceback": traceback.format_list(frames)}
 
 
-def _kept(printed):
-    text = printed.getvalue()
-    return text if len(text) <= PRINT_LIMIT else f"{text[:PRINT_LIMIT]}\n[output truncated]\n"
+def _kept(printed, request):
+    """What the call printed, up to the grader's `print_limit`."""
+    text, limit = printed.getvalue(), int(request.get("print_limit") or PRINT_LIMIT)
+    return text if len(text) <= limit else f"{text[:limit]}\n{TRUNCATED} {limit:,} characters]\n"
 
 
 def _warned(caught):

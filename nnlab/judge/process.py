@@ -175,22 +175,25 @@ def _write_back(args, kwargs, changed):
 
 
 def _update(original, new):
+    """Make `original` hold `new` in place, as far as it can; whether it could (an array keeps
+    its shape and dtype, a tuple its length)."""
     if isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
-        if original.shape == new.shape and original.flags.writeable:
-            np.copyto(original, new, casting="unsafe")
+        if original.shape != new.shape or original.dtype != new.dtype or not original.flags.writeable:
+            return False
+        np.copyto(original, new)
     elif type(original) is dict and type(new) is dict:
         for key in [key for key in original if key not in new]:
             del original[key]
-        for key, value in new.items():
-            if key in original and type(original[key]) is type(value) and not np.isscalar(value):
-                _update(original[key], value)
-            else:
+        for key, value in new.items():  # an entry replaced, or changed beyond repair, is replaced
+            if key not in original or not _update(original[key], value):
                 original[key] = value
     elif type(original) is list and type(new) is list:
         original[:] = new
     elif type(original) is tuple and type(new) is tuple and len(original) == len(new):
-        for old, value in zip(original, new):
-            _update(old, value)
+        return all([_update(old, value) for old, value in zip(original, new)])
+    else:
+        return original is new or (np.isscalar(original) and original == new)
+    return True
 
 
 class Names(dict):

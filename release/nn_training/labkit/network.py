@@ -110,7 +110,7 @@ def model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, lambd=
     for i in range(num_iterations):
         A3, cache = forward_step(X, parameters)
         if i % 1000 == 0:
-            costs.append(float(cost_step(A3, Y, parameters)))
+            costs.append(float(np.asarray(cost_step(A3, Y, parameters)).item()))  # a (1, 1) cost too
             if print_cost and i % 10000 == 0:
                 print(f"Cost after iteration {i}: {costs[-1]}")
         grads = backward_step(X, Y, cache)
