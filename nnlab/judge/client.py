@@ -51,12 +51,21 @@ def reply_text(reply):
     if result.get("status") != "ok":
         raise Unanswered(f"{result.get('ename', 'an error')} in the kernel")
     try:
-        text = ast.literal_eval(result["data"]["text/plain"])
+        text = _unrepr(result["data"]["text/plain"])
     except Exception:
         raise Unanswered("the kernel's answer could not be read") from None
-    if not isinstance(text, str):
+    if not isinstance(text, str) or "\n" in text or "\r" in text:  # JSON text is one line
         raise Unanswered("the kernel's answer could not be read")
     return text
+
+
+def _unrepr(shown):
+    """The string whose repr the kernel showed. The channel's JSON replies are ASCII without
+    quotes or backslashes in them, shown as '...': taken as they are (replies carry arrays of
+    megabytes, which literal_eval would parse character by character)."""
+    if len(shown) > 1 and shown[0] == shown[-1] == "'" and "\\" not in shown and "'" not in shown[1:-1]:
+        return shown[1:-1]
+    return ast.literal_eval(shown)
 
 
 def definitions(source):
@@ -122,7 +131,8 @@ class Judge:
                 await self._send({"abort": "stopped"})
                 continue
             try:
-                await self._send({"reply": await ask(received["ask"])})
+                text = await ask(received["ask"])
+                await self._send({"reply": True}, text)
             except Unanswered as why:
                 await self._send({"abort": str(why)})
             except Exception as error:  # the kernel died: end the cell, then let the caller know
@@ -132,10 +142,12 @@ class Judge:
                 except JudgeFailed:  # the judge is gone too: the kernel's death is the news
                     raise error from None
 
-    async def _send(self, message):
-        # the judge reads every message whole before it writes again: this cannot block for long
+    async def _send(self, message, text=None):
+        """Send a message, and a line of text after it; the judge reads every message whole
+        before it writes again, so this cannot block for long."""
+        line = json.dumps(message) + "\n" + ("" if text is None else text + "\n")
         try:
-            self._process.stdin.write((json.dumps(message) + "\n").encode())
+            self._process.stdin.write(line.encode())
             self._process.stdin.flush()
         except (ConnectionError, BrokenPipeError, ValueError):
             raise JudgeFailed(f"the judge's process is gone ({await self._ending()})") from None
