@@ -183,3 +183,15 @@ def test_what_is_not_plain_data_fails_the_test_with_a_message(judged):
     cell = judged["odd"]
     assert score(cell) == 0
     assert "odd returned a __main__.Thing; expected plain data" in cell.outputs[-1].evalue
+
+
+def test_without_the_release_folder_the_judge_refuses_rather_than_use_the_students_labkit(tmp_path):
+    """In an nbgrader grading the course's code comes from release/ alone: the submission's own
+    `labkit` is the student's to change."""
+    config = Config({"GuardedExecute": {"sandbox": False}, "CourseDirectory": {"root": str(tmp_path)}})
+    (tmp_path / "submitted" / "s1" / "a1" / "labkit").mkdir(parents=True)
+    notebook = new_notebook(cells=[course_cell("assert True", "test", 1)])
+    resources = {"metadata": {"path": str(tmp_path / "submitted" / "s1" / "a1")},
+                 "nbgrader": {"assignment": "a1", "student": "s1"}}
+    with pytest.raises(FileNotFoundError, match="release folder .* is missing"):
+        GuardedExecute(config=config).preprocess(notebook, resources)

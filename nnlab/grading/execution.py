@@ -247,14 +247,18 @@ class GuardedExecute(Execute):
         return None
 
     def _release_folder(self, resources):
-        """The assignment's release folder (the course's own files), if this is an nbgrader
-        grading with one; else None."""
+        """The assignment's release folder (the course's own files) in an nbgrader grading; None
+        outside nbgrader (a notebook executed on its own, whose folder is the course's). Never
+        the submission's folder: its `labkit` is the student's."""
         ids = resources.get("nbgrader", {})
         if "assignment" not in ids:
             return None
         coursedir = CourseDirectory(config=self.config)
         folder = Path(coursedir.format_path(coursedir.release_directory, ".", ids["assignment"]))
-        return folder if folder.is_dir() else None
+        if not folder.is_dir():
+            raise FileNotFoundError(f"the assignment's release folder {folder} is missing: the "
+                                    "judge runs the tests with the course's labkit from there")
+        return folder
 
     async def _watch_cell(self, limit):
         """Interrupt the running cell when it has used `limit` seconds of its own time; kill
