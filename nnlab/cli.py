@@ -29,6 +29,9 @@ def main(argv=None):
     grade.add_argument("--cluster", metavar="ADDRESS", help="grade on the Dask cluster whose "
                        "scheduler is at ADDRESS, e.g. tcp://host:8786 (default: the course's "
                        "c.Cluster.scheduler; none: on this machine)")
+    grade.add_argument("--full", action="store_true", help="run every cell, the course's "
+                       "experiments too (default: the graded path; experiments keep the outputs "
+                       "the student submitted)")
     grade.add_argument("--cell-timeout", type=_positive, help="seconds of own time per cell (default: the "
                        "course's Execute.timeout)")
     grade.add_argument("--time-budget", type=_positive, help="seconds of own time per notebook (default: the "
@@ -81,7 +84,9 @@ def _run(args):
         if args.cell_timeout:
             config["Execute"] = {"timeout": args.cell_timeout}
         if args.time_budget:
-            config["GuardedExecute"] = {"time_budget": args.time_budget}
+            config.setdefault("GuardedExecute", {})["time_budget"] = args.time_budget
+        if args.full:
+            config.setdefault("GuardedExecute", {})["full"] = True
         try:
             grade_class(course, args.students, args.jobs, args.force, config,
                         sandbox=not args.no_sandbox, cluster=args.cluster)

@@ -22,6 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from dateutil import parser as date_parser
+from traitlets.config import Config
 
 from nnlab.autograde import nbgrader_command
 from nnlab.grading.batch import grade_class
@@ -29,6 +30,7 @@ from nnlab.course import Course
 from nnlab.authoring.demo import limits, make_class, manifest
 from nnlab.authoring.fill import TIMESTAMP_FORMAT, fill
 from nnlab.authoring.release import build
+from nnlab.grading.execution import GuardedExecute
 from nnlab.results.export import class_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +42,31 @@ TA = "nnlab-ta"  # the ordinary user the tests make when they run as root
 # The demo's on-time submission time: a fixed date before the course's due date, so that a test
 # does not turn late once the clock passes the due date (as `nnlab fill` dates to now by default).
 ON_TIME = date_parser.parse(manifest()[0]["submitted"])
+
+
+# ---------------------------------------------------------------- a notebook in memory
+
+def course_cell(source, grade_id, points=None, tags=()):
+    """A cell of the course: a test cell with `points`, else a provided cell."""
+    graded = points is not None
+    return nbformat.v4.new_code_cell(source, metadata={"tags": list(tags), "nbgrader": {
+        "grade": graded, "solution": False, "locked": True, "grade_id": grade_id,
+        **({"points": points} if graded else {})}})
+
+
+def student_cell(source, grade_id):
+    return nbformat.v4.new_code_cell(source, metadata={"nbgrader": {
+        "grade": False, "solution": True, "locked": False, "grade_id": grade_id}})
+
+
+def executed_in_memory(cells, metadata=None, **traits):
+    """The cells run as the grader runs them (unsandboxed: the sandbox has its own tests), by
+    grade id; `traits` of GuardedExecute."""
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={**(metadata or {}), "kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    executor = GuardedExecute(config=Config({"GuardedExecute": {"sandbox": False, **traits}}), timeout=60)
+    notebook, _ = executor.preprocess(notebook, {"metadata": {"path": "."}})
+    return {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in notebook.cells}
 
 
 # ---------------------------------------------------------------- the ordinary user (a TA)

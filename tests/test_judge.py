@@ -11,6 +11,8 @@ from traitlets.config import Config
 from nnlab.grading.execution import GuardedExecute
 from nnlab.judge.channel import NotPlainData, decode, dumps, encode, loads
 
+from conftest import course_cell, executed_in_memory, student_cell
+
 
 # ---------------------------------------------------------------- the channel
 
@@ -57,18 +59,6 @@ def test_lists_of_numbers_arrive_as_arrays_on_the_judges_side():
 
 
 # ---------------------------------------------------------------- a notebook in memory
-
-def course_cell(source, grade_id, points=None):
-    graded = points is not None
-    return new_code_cell(source, metadata={"nbgrader": {
-        "grade": graded, "solution": False, "locked": True, "grade_id": grade_id,
-        **({"points": points} if graded else {})}})
-
-
-def student_cell(source, grade_id):
-    return new_code_cell(source, metadata={"nbgrader": {
-        "grade": False, "solution": True, "locked": False, "grade_id": grade_id}})
-
 
 STUDENT = '''
 import sys, warnings
@@ -131,11 +121,7 @@ def judged():
         student_cell("def finish(x):\n    return x + 40", "later_answer"),
         new_code_cell("after = np.random.rand()"),
     ]
-    notebook = new_notebook(cells=cells, metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}})
-    executor = GuardedExecute(config=Config({"GuardedExecute": {"sandbox": False}}), timeout=60)
-    notebook, _ = executor.preprocess(notebook, {"metadata": {"path": "."}})
-    return {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in notebook.cells}
+    return executed_in_memory(cells)
 
 
 def score(cell):

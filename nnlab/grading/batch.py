@@ -31,7 +31,9 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
     """Grade the named students (default: every submission) that changed since their last
     grading, or all of them with `force`; `config` adds to nbgrader's configuration, e.g.
     {"Execute": {"timeout": 30}}. Student code runs in the sandbox unless `sandbox` is False.
-    `cluster`: the address of a Dask scheduler to grade on (default: the course's, if any).
+    {"GuardedExecute": {"full": True}} runs the experiment cells too (regrading everyone, as a
+    changed course would). `cluster`: the address of a Dask scheduler to grade on (default: the
+    course's, if any).
     Returns {student: ledger entry} of those graded."""
     everyone = _check(course, students)
     address = on_cluster.scheduler_address(course, cluster)
@@ -44,7 +46,10 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
             raise CourseError(str(error)) from None
     apply_due_date(course)
     ledger = Ledger(course)
-    key = f"{course_key(course)}:{'sandboxed' if sandbox else 'unconfined'}"
+    config = Config(config or {})
+    config.GuardedExecute.sandbox = sandbox
+    key = (f"{course_key(course)}:{'sandboxed' if sandbox else 'unconfined'}"
+           f"{':full' if config.GuardedExecute.get('full') else ''}")
     keys = {s: f"{digest(course.submission(s))}:{key}" for s in (students or everyone)}
     todo = [s for s in keys if force or ledger.stale(s, keys[s])]
     if len(todo) < len(keys):
@@ -52,8 +57,6 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
             f"(--force grades them again)")
     if not todo:
         return {}
-    config = Config(config or {})
-    config.GuardedExecute.sandbox = sandbox
     results, report = {}, _reporter(out, len(todo))
     try:
         if address:

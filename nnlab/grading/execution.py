@@ -14,6 +14,10 @@ the judge's: what it printed (with what student code printed or warned during a 
 and its verdict as an error if the test failed. Nothing the kernel displays or sends reaches a
 test cell, so nbgrader's scoring of the outputs reads the judge's verdict alone.
 
+Only the graded path runs: the course's experiment cells (provided cells tagged "experiment",
+plots and timings that earn no points and feed no test) keep the outputs the student's notebook
+showed (`intake.keep_experiment_outputs`), marked as such, unless `full` is set.
+
 Time limits (the per-cell `Execute.timeout` and the notebook's `time_budget`) count the kernel's
 own time (`kernelclock`: CPU time of all its processes and its own waiting), never the time a busy
 machine kept it waiting for a CPU. Wall-clock limits `wall_factor` times longer stay as a backstop;
@@ -43,7 +47,7 @@ from traitlets import Bool, Float, Integer
 from ..judge.channel import TRUNCATED
 from ..judge.client import Judge, Unanswered, defined_function, definitions, install_code, \
     reply_text, request_code
-from .intake import is_provided
+from .intake import KEY, SUBMITTED_OUTPUTS, is_provided
 from .kernelclock import KernelClock
 from .sandbox import SandboxedKernelManager
 
@@ -51,6 +55,8 @@ NOT_RUN = "NotRun"
 TIMEOUT = "CellTimeoutError"
 BUSY = "busy"  # the event of a notebook the machine stopped, not the student
 SAMPLE_SECONDS = 0.2  # how often a running cell's kernel time is read
+NOT_RE_RUN = ("[Your notebook's own output, as you submitted it: this experiment earns no points and "
+              "was not run again at grading.]\n")
 # Process groups of the kernels started in this process, for `kill_kernels`.
 KERNEL_GROUPS = set()
 
@@ -69,6 +75,8 @@ class GuardedExecute(Execute):
     output_limit = Integer(1_000_000, help="bytes of output kept per cell; the rest is dropped"
                            ).tag(config=True)
     sandbox = Bool(True, help="run the kernel confined (see nnlab.grading.sandbox)").tag(config=True)
+    full = Bool(False, help="run the course's experiment cells too (`nnlab grade --full`); by "
+                "default they keep the outputs the student submitted").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -114,6 +122,7 @@ class GuardedExecute(Execute):
         self._defined = 0  # cells before this index gave the judge their definitions
         self._cell_index = None  # the cell running now
         self._limit_noted = None  # the whole-kernel limit hit last noted in `events`
+        self._submitted = {} if self.full else nb.metadata.get(KEY, {}).get(SUBMITTED_OUTPUTS, {})
         self.confinement = None  # the sandbox's limits in force (None: not sandboxed)
         try:
             return super().preprocess(nb, resources, km)
@@ -138,6 +147,11 @@ class GuardedExecute(Execute):
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         if cell.cell_type != "code" or not cell.source.strip():
+            return cell
+        kept = self._submitted.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
+        if kept is not None and is_provided(cell):  # an experiment: not run again
+            cell.outputs = [new_output("stream", name="stdout", text=NOT_RE_RUN)] + [
+                from_dict(output) for output in kept]
             return cell
         if self._stopped is None and self._clock and self._clock.own >= self.time_budget:
             self._stop(cell, cell_index, "budget", f"the notebook used up its time budget "

@@ -6,6 +6,9 @@ the same way:
 - `survey` looks at the submission folder as a whole: notebooks missing, unreadable or misnamed,
   extra files, the submission time. `nnlab grade` stages what it found (`stage`) under the
   notebooks' proper names; for nbgrader's own doors the same survey is read when the class is shown.
+- `keep_experiment_outputs` keeps what the student's notebook showed in the course's experiment
+  cells (provided cells tagged "experiment" in the release: they earn no points and no test reads
+  what they compute), which grading does not run again (`execution.GuardedExecute.full`).
 - `repair` mends one notebook in place: nbgrader fails a whole notebook when a graded cell was
   copied (its DeduplicateIds leaves an empty metadata entry that OverwriteCells then trips on) or
   when the nbgrader metadata was stripped, and it never puts back a deleted provided cell. It runs
@@ -16,6 +19,7 @@ The student's own folder under submitted/ is never modified.
 import ast
 import copy
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass, field
 
@@ -25,6 +29,10 @@ from nbgrader.utils import is_grade, is_locked, is_solution
 from ..course import error_line
 
 IGNORED = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
+KEY = "nnlab"  # the notebook metadata the course's steps share, reset by the intake step
+EXPERIMENT_TAG = "experiment"  # a provided cell no test reads from and no point rests on
+SUBMITTED_OUTPUTS = "submitted_outputs"  # KEY's entry: {grade_id: outputs} of experiment cells
+KEPT_BYTES = 2_000_000  # of a cell's submitted outputs kept (its plots are what matters)
 TIMESTAMP = "timestamp.txt"
 # Written by nbgrader's exchange at `submit`; `release_feedback` needs it next to the feedback.
 SECRET = "submission_secret.txt"
@@ -183,6 +191,29 @@ def _reattach(notebook, reference, label, notes):
 def is_provided(cell):
     """A read-only code cell of the course that is not a test: imports, data, training runs."""
     return cell.cell_type == "code" and is_locked(cell) and not is_grade(cell)
+
+
+def is_experiment(cell):
+    """A provided cell the release tags "experiment": plots and timings beside the written answers."""
+    return is_provided(cell) and EXPERIMENT_TAG in cell.metadata.get("tags", [])
+
+
+def keep_experiment_outputs(notebook, reference):
+    """{grade_id: outputs} of `notebook`'s cells that are experiments in `reference` (the release
+    copy decides, whatever tags the student's copy carries); an experiment's outputs beyond
+    KEPT_BYTES are left out."""
+    experiments = {cell.metadata["nbgrader"]["grade_id"] for cell in reference.cells if is_experiment(cell)}
+    kept = {}
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in experiments and grade_id not in kept:
+            kept[grade_id], size = [], 0
+            for output in cell.get("outputs", []):
+                size += len(json.dumps(output))
+                if size > KEPT_BYTES:
+                    break
+                kept[grade_id].append(output)
+    return {grade_id: kept.get(grade_id, []) for grade_id in experiments}
 
 
 def _grade_ids_of(cells):

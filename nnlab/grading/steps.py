@@ -4,7 +4,8 @@
 `nbgrader autograde`, formgrader's Autograde button and `nnlab grade` all run them:
 
 - `IntakeRepairs` (first sanitizing step): mends the notebook against its release copy
-  (`intake.repair`) and notes what it found; stores the configured due date in the gradebook
+  (`intake.repair`) and notes what it found; keeps the outputs of the course's experiment cells
+  as the student submitted them (`intake.keep_experiment_outputs`), before nbgrader clears them; stores the configured due date in the gradebook
   (`late.keep_due_date`), before nbgrader computes how late the submission is.
 - `ScanStudentCode` (sanitizing): lists what the code the student wrote does that a TA should
   look at (`tampering.scan`); findings that tamper with the interpreter hold the points.
@@ -33,11 +34,10 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_solution
 
 from ..results import review
-from .intake import is_provided, repair
+from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, keep_experiment_outputs, repair
 from .late import keep_due_date
 from .tampering import scan, top_level_names
 
-KEY = "nnlab"  # the notebook metadata the steps share
 NOTE = "grader_note"  # the key, in a cell's KEY metadata, of the note for TAs
 
 
@@ -49,7 +49,8 @@ class IntakeRepairs(NbGraderPreprocessor):
         reference = _release_notebook(self.config, resources)
         name = resources["nbgrader"]["notebook"]
         nb.metadata[KEY] = {"notes": repair(nb, reference, f"{name}.ipynb"),
-                            "fingerprint": fingerprint(nb)}
+                            "fingerprint": fingerprint(nb),
+                            SUBMITTED_OUTPUTS: keep_experiment_outputs(nb, reference)}
         return nb, resources
 
 
