@@ -441,6 +441,12 @@ class Formgrader:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read().decode())
 
+    def page(self, path):
+        """A formgrader page's HTML, as the TA's browser gets it from the server."""
+        request = urllib.request.Request(self.url + path, headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.read().decode()
+
     def stop(self):
         self.process.terminate()
         try:

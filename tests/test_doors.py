@@ -532,6 +532,29 @@ def test_formgrader_pages_show_the_flagged_submission_in_a_browser(course, formg
     assert re.search(r'needs-manual-grade"[^>]*><span class="glyphicon glyphicon-ok"', rows[HOSTILE])
 
 
+PLOTTED = "plotted"
+
+
+def test_the_ta_sees_the_students_own_experiment_plots_marked_as_not_run_again(course, formgrader):
+    """A submission of the executed master notebooks (plots in its experiment cells), graded by
+    formgrader's Autograde button on the graded path: formgrader's page of the notebook shows each
+    experiment's plot under the line saying it is the student's own output, not run again."""
+    folder = course.submission(PLOTTED)
+    shutil.copytree(course.folder("release"), folder)
+    for path in course.notebooks("solutions"):
+        shutil.copy2(path, folder / path.name)
+    stamp_on_time(folder)
+    result = formgrader.call("POST", f"/formgrader/api/submission/{course.assignment}/{PLOTTED}/autograde")
+    assert result["success"], result
+    with Gradebook(course.db_url) as gradebook:
+        notebook_id = gradebook.find_submission_notebook("batchnorm", course.assignment, PLOTTED).id
+    page = formgrader.page(f"/formgrader/submissions/{notebook_id}/")
+    marker = "was not run again at grading"
+    assert page.count(marker) == 3  # the timing, the training curves, the sweeps
+    curves, sweeps = page.split(marker)[2:]  # each up to the next marker (or the end)
+    assert "data:image/png;base64," in curves and "data:image/png;base64," in sweeps
+
+
 # ------------------------------------------------------------------------------ attacks, every door
 
 ATTACKERS = [s for s in STUDENTS if s["id"].startswith("attack_")]
