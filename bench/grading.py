@@ -6,7 +6,9 @@
   judge's process, calling the student's functions through the channel) over executing the same
   (autograded) notebooks with nbclient alone, every cell, test cells in the kernel as before the
   judge, one after the other (target <= 1.15x);
-- the graded path: `nnlab grade --jobs 1` over `nnlab grade --jobs 1 --full` (target <= 0.55x);
+- the graded path: `nnlab grade --jobs 1` over `nnlab grade --jobs 1 --full` (target <= 0.55x),
+  and at `--jobs J` its parallel efficiency (time at one job over J times the time at J jobs,
+  target >= 0.9) and the time 300 submissions would take on 16 cores at that efficiency;
 - the sandbox's cost: `nnlab grade --jobs 1 --full` over the same with `--no-sandbox`, as the
   user running the benchmark (root: kernels switched to a sandbox uid) and, with `--user NAME`
   when run as root, as that ordinary user (rootless: kernels in a user namespace); target <= 1.1x;
@@ -14,7 +16,7 @@
   worker over two workers (target >= 1.8x on 2 cores), and two workers over `nnlab grade --jobs 2`
   (the cluster's overhead per submission, target <= 1.1x).
 
-Run: .venv/bin/python bench/grading.py [--students 8] [--user NAME] [--only cluster | judge | path]
+Run: .venv/bin/python bench/grading.py [--students 8] [--jobs J] [--user NAME] [--only cluster | judge | path]
 (`--user` needs a Python environment that user can run: a .venv made from /usr/bin/python3.)
 """
 import argparse
@@ -116,6 +118,8 @@ def execute_only(course):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=8)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="jobs of the parallel "
+                        "graded-path run (--only path)")
     parser.add_argument("--user", help="as root: also grade as this ordinary user (rootless)")
     parser.add_argument("--only", choices=["cluster", "judge", "path"], help="only these measurements")
     args = parser.parse_args(argv)
@@ -133,9 +137,15 @@ def main(argv=None):
         if args.only == "path":
             full = nnlab_grade(course, 1, full=True)
             path = nnlab_grade(course, 1)
-            print(f"\n{args.students} submissions: nnlab grade --jobs 1 --full {full:.1f} s, "
-                  f"graded path {path:.1f} s")
-            print(f"graded path over full run  {path / full:.2f}x (target <= 0.55x)")
+            parallel = nnlab_grade(course, args.jobs)
+            n, jobs = args.students, args.jobs
+            efficiency = path / (jobs * parallel)
+            print(f"\n{n} submissions: nnlab grade --jobs 1 --full {full:.1f} s, graded path "
+                  f"{path:.1f} s, graded path --jobs {jobs} {parallel:.1f} s")
+            print(f"graded path over full run     {path / full:.2f}x (target <= 0.55x)")
+            print(f"parallel efficiency, {jobs} jobs  {efficiency:.2f} (target >= 0.9)")
+            print(f"projected: 300 submissions on 16 cores in {300 * path / n / (16 * efficiency) / 60:.1f} min "
+                  f"(this machine's {path / n:.1f} s per submission, this efficiency)")
             return
         parallel = nnlab_grade(course, 2)
         cluster_one = cluster_grade(course, 1)
