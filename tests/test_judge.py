@@ -10,6 +10,7 @@ from traitlets.config import Config
 
 from nnlab.grading.execution import GuardedExecute
 from nnlab.judge.channel import NotPlainData, decode, dumps, encode, loads
+from nnlab.judge.client import Unanswered, reply_text
 
 from conftest import course_cell, executed_in_memory, student_cell
 
@@ -56,6 +57,24 @@ def test_lists_of_numbers_arrive_as_arrays_on_the_judges_side():
     assert isinstance(back["mask"], np.ndarray) and back["mask"].dtype == bool
     assert type(back["ragged"]) is list and [list(row) for row in back["ragged"]] == [[1], [1, 2]]
     assert back["names"] == ["a", "b"]
+
+
+def kernel_reply(shown):
+    """An execute_reply whose user expression showed `shown` (its text/plain)."""
+    return {"content": {"user_expressions": {"reply": {"status": "ok", "data": {"text/plain": shown}}}}}
+
+
+@pytest.mark.parametrize("text", ['{"value": 1}', '{"printed": "a \\"quoted\\" line\\n"}'])
+def test_a_reply_reaches_the_judge_as_the_kernel_wrote_it(text):
+    assert reply_text(kernel_reply(repr(text))) == text
+
+
+@pytest.mark.parametrize("shown", [repr('{"a": 1}\n{"abort": "x"}'), repr('{"a": "\u00e9"}'),
+                                   repr('{"a": "\ud800"}'), repr(b"{}"), "None", "'unclosed"])
+def test_a_forged_reply_that_could_break_the_framing_is_refused(shown):
+    """More than one line, text that is not ASCII (the channel's JSON always is), not a string."""
+    with pytest.raises(Unanswered):
+        reply_text(kernel_reply(shown))
 
 
 # ---------------------------------------------------------------- a notebook in memory

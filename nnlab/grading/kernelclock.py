@@ -61,8 +61,7 @@ class KernelClock:
     def _pids(self):
         if self.group is not None and self.group.dirs:
             return self.group.pids()
-        found, pids = self._tree
-        if time.monotonic() - found > TREE_SECONDS:
+        if time.monotonic() - self._tree[0] > TREE_SECONDS:
             self._tree = (time.monotonic(), process_tree(self.root_pid))
         return self._tree[1]
 

@@ -5,8 +5,9 @@
 
 - `IntakeRepairs` (first sanitizing step): mends the notebook against its release copy
   (`intake.repair`) and notes what it found; keeps the outputs of the course's experiment cells
-  as the student submitted them (`intake.keep_experiment_outputs`), before nbgrader clears them; stores the configured due date in the gradebook
-  (`late.keep_due_date`), before nbgrader computes how late the submission is.
+  as the student submitted them (`intake.keep_experiment_outputs`), before nbgrader clears them;
+  stores the configured due date in the gradebook (`late.keep_due_date`), before nbgrader
+  computes how late the submission is.
 - `ScanStudentCode` (sanitizing): lists what the code the student wrote does that a TA should
   look at (`tampering.scan`); findings that tamper with the interpreter hold the points.
 - `execution.GuardedExecute` (in place of nbgrader's Execute): sandboxed, guarded execution.

@@ -54,7 +54,8 @@ def reply_text(reply):
         text = _unrepr(result["data"]["text/plain"])
     except Exception:
         raise Unanswered("the kernel's answer could not be read") from None
-    if not isinstance(text, str) or "\n" in text or "\r" in text:  # JSON text is one line
+    # the channel's JSON is one line of ASCII; anything else would break the judge's framing
+    if not isinstance(text, str) or not text.isascii() or "\n" in text or "\r" in text:
         raise Unanswered("the kernel's answer could not be read")
     return text
 
