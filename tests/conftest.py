@@ -65,7 +65,8 @@ def executed_in_memory(cells, metadata=None, **traits):
     notebook = nbformat.v4.new_notebook(cells=cells, metadata={**(metadata or {}), "kernelspec": {
         "name": "python3", "display_name": "Python 3", "language": "python"}})
     executor = GuardedExecute(config=Config({"GuardedExecute": {"sandbox": False, **traits}}), timeout=60)
-    notebook, _ = executor.preprocess(notebook, {"metadata": {"path": "."}})
+    with tempfile.TemporaryDirectory() as folder:  # the grader copies the notebook's folder
+        notebook, _ = executor.preprocess(notebook, {"metadata": {"path": folder}})
     return {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in notebook.cells}
 
 
