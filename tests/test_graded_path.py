@@ -14,7 +14,6 @@ from nnlab.results.export import class_rows
 
 from conftest import course_cell, executed_in_memory, released_copy
 
-NOT_CELLS = {"student", "status", "total", "max", "late_penalty", "sandboxed", "limits", "reasons"}
 
 PLOT = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
 
@@ -66,10 +65,9 @@ def test_a_full_grading_gives_every_cell_the_graded_paths_score(built_course, tm
         config = limits(settings)
         config["GuardedExecute"]["full"] = full
         grade_class(course, list(SAMPLE), jobs=2, config=config, out=lambda line: None)
-        scores[full] = {row["student"]: {cell: row[cell] for cell in row if cell not in NOT_CELLS}
-                        for row in class_rows(course)}
-    assert len(scores[False][SAMPLE[0]]) > 30
+        scores[full] = {row["student"]: row["auto"] for row in class_rows(course)}
+    assert len(scores[False][SAMPLE[0]]) >= 25  # every test cell of both notebooks
     assert scores[True] == scores[False]
-    assert scores[False]["correct_classic"]["l2_cost_value"] == "1"  # graded, not blank
+    assert scores[False]["correct_classic"]["l2_cost_value"] == 1  # graded, not blank
     ran = nbformat.read(course.root / "autograded" / SAMPLE[0] / course.assignment / "batchnorm.ipynb", as_version=4)
     assert not any(NOT_RE_RUN in json.dumps(cell.get("outputs", [])) for cell in ran.cells)
