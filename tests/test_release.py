@@ -18,7 +18,7 @@ from nnlab.authoring.roundoff import same_text
 from nnlab.authoring.release import (build, fill_notebook, notebook_difference, volatile_changes_dropped,
                                      write_dataset_setting)
 
-from conftest import REPO, copy_course
+from conftest import GENERATED, OTHER_NUMERICS, REPO, copy_course
 
 COURSE = Course(REPO)
 SOURCES = COURSE.notebooks("source")
@@ -70,8 +70,10 @@ def test_each_graded_cell_is_one_def(path):
         assert body[0].name == cell.metadata["nbgrader"]["grade_id"]
 
 
+@GENERATED
 @pytest.mark.parametrize("kind", ["release", "solutions"])
-def test_committed_copies_are_what_nbgrader_generates(built_course, kind):
+def test_committed_copies_are_what_nbgrader_generates(request, generated, kind):
+    built_course = request.getfixturevalue(generated)
     committed = sorted(p.relative_to(REPO / kind) for p in (REPO / kind).rglob("*")
                        if p.is_file() and "__pycache__" not in p.parts)
     generated = sorted(p.relative_to(built_course.root / kind) for p in (built_course.root / kind).rglob("*")
@@ -207,13 +209,6 @@ def test_the_dataset_setting_defaults_to_the_bundled_file(tmp_path):
     (course.folder("source") / "dataset.txt").unlink()
     assert write_dataset_setting(course) == "football.npz"
     assert (course.folder("source") / "dataset.txt").read_text() == "football.npz\n"
-
-
-# Settings that change the summation order and rounding of numpy and its BLAS on any x86-64
-# machine: OpenBLAS's kernels of an older processor (no FMA), one thread, numpy's loops without
-# AVX2/AVX-512. Built with them, the costs, means and gradient errors print other last digits.
-OTHER_NUMERICS = {"OPENBLAS_CORETYPE": "Sandybridge", "OPENBLAS_NUM_THREADS": "1",
-                  "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"}
 
 
 @pytest.mark.parametrize("numerics", [{}, OTHER_NUMERICS], ids=["this-machine", "other-numerics"])
