@@ -11,11 +11,13 @@ import nbformat
 import pytest
 
 from nnlab.course import CourseError
-from nnlab.authoring.demo import earned, lost_cells, manifest, mismatches
+from nnlab.authoring.demo import earned, limits, lost_cells, make_class, manifest, mismatches
+from nnlab.grading.batch import grade_class
+from nnlab.results.export import class_rows
 from nnlab import notebooks
 from nnlab.authoring.fill import fill
 
-from conftest import REPO, copy_course
+from conftest import REPO, copy_course, released_copy
 from test_release import secret_lines
 
 SETTINGS, STUDENTS = manifest()
@@ -66,6 +68,24 @@ def test_a_busy_machine_changes_no_grade(graded_class):
             assert mismatches(student, graded_class[student["id"]]) == [], student["id"]
             if student["id"].startswith("correct_"):
                 assert graded_class[student["id"]]["status"] == "ok"
+
+
+# Graded again on a quiet machine: a correct style, and a runaway charged for its time.
+REGRADED_QUIETLY = ("correct_classic", "runaway_deaf_loop")
+
+
+def test_graded_again_on_a_quiet_machine_every_cell_scores_the_same(built_course, graded_class, tmp_path):
+    """The same submissions graded under the load above and again with nothing else running
+    get the same score in every cell, and the same status."""
+    settings, students = manifest()
+    course = released_copy(built_course, tmp_path)
+    make_class(course, [student for student in students if student["id"] in REGRADED_QUIETLY])
+    grade_class(course, list(REGRADED_QUIETLY), jobs=2, config=limits(settings), out=lambda line: None)
+    quiet = {row["student"]: row for row in class_rows(course)}
+    for student in REGRADED_QUIETLY:
+        assert student in graded_class.under_load
+        assert quiet[student]["auto"] == graded_class[student]["auto"], student
+        assert quiet[student]["status"] == graded_class[student]["status"], student
 
 
 def test_at_least_five_correct_styles_get_full_marks(graded_class):

@@ -1,10 +1,12 @@
 """Time limits are charged in the kernel's own time (CPU time and its own waiting), never in the
 time a busy machine kept it waiting: small notebooks run by GuardedExecute, with and without CPU
 hogs on every core."""
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -105,13 +107,50 @@ def test_a_busy_machine_does_not_charge_the_student(tmp_path, hogs):
     assert [cell.outputs[-1]["text"] for cell in cells] == ["done\n", "done\n"]
 
 
-def test_a_notebook_the_machine_stops_twice_is_busy_not_charged(tmp_path, hogs):
+@pytest.fixture()
+def runs(monkeypatch):
+    """How many times a notebook ran (GuardedExecute runs one the machine stopped once more);
+    `runs.conditions[i]`, if set, makes the context the i-th run happens in."""
+    record, plain = SimpleNamespace(count=0, conditions={}), GuardedExecute._in_scratch_folder
+
+    def run_counted(self, *args):
+        condition = record.conditions.get(record.count, contextlib.nullcontext)
+        record.count += 1
+        with condition(self):
+            return plain(self, *args)
+
+    monkeypatch.setattr(GuardedExecute, "_in_scratch_folder", run_counted)
+    return record
+
+
+def test_a_notebook_the_machine_stops_twice_is_busy_not_charged(tmp_path, hogs, runs):
     """With a backstop as short as the limit itself, the loaded machine stops the cell before
     it used its time: graded again, stopped again, reported as busy."""
     guarded, cells = run(tmp_path, [WORK.format(3), "1"], wall_factor=1.0)
+    assert runs.count == 2
     assert kinds(guarded) == [BUSY]
     assert "machine busy" in guarded.events[0]["message"]
     assert errors(cells[1]) == ["NotRun"]
+
+
+@contextlib.contextmanager
+def loaded_with_a_short_backstop(guarded):
+    with CpuHogs(HOGS_PER_CORE * os.cpu_count()):
+        guarded.wall_factor, normal = 1.0, guarded.wall_factor
+        try:
+            yield
+        finally:
+            guarded.wall_factor = normal
+
+
+def test_a_notebook_the_machine_stopped_once_is_graded_in_full_the_second_time(tmp_path, runs):
+    """The first run meets a loaded machine and a backstop as short as the limit; by the second,
+    the load is gone and the backstop back to normal: the cell passes, nothing is charged."""
+    runs.conditions[0] = loaded_with_a_short_backstop
+    guarded, cells = run(tmp_path, [WORK.format(3), "print('next')"])
+    assert runs.count == 2
+    assert kinds(guarded) == []
+    assert [cell.outputs[-1]["text"] for cell in cells] == ["done\n", "next\n"]
 
 
 def test_the_clock_counts_cpu_of_every_process_and_sleep(tmp_path):
