@@ -25,6 +25,14 @@ def find_root(start=None):
     raise CourseError(f"no course folder (with nbgrader_config.py) at or above {here}")
 
 
+def discard_feedback(root, assignment, student, notebooks):
+    """Remove `student`'s feedback pages of `notebooks` in the course at `root`, made before a
+    grading or a review decision that changed them: stale, they must not be released; generating
+    feedback writes them anew."""
+    for notebook in notebooks:
+        (Path(root) / "feedback" / student / assignment / f"{notebook}.html").unlink(missing_ok=True)
+
+
 class NNLab(Configurable):
     """The course's own settings, read from nbgrader_config.py like nbgrader's."""
 

@@ -127,12 +127,16 @@ def test_a_tas_zero_on_a_held_cell_survives_accept(built_course, tmp_path):
     assert "batchnorm_forward" not in (pages / "batchnorm.html").read_text()
     assert UNDER_REVIEW_TEXT not in (pages / "regularization.html").read_text()
     assert main(["--course", str(course.root), "review", STUDENT, "--accept"]) == 0
+    # the "under review" page is stale now: gone, so that release_feedback cannot send it
+    assert sorted(page.name for page in pages.glob("*.html")) == ["regularization.html"]
     scores = autograded(course, "batchnorm")
     assert scores[cell][:2] == (0, 0)
     assert all(manual is None and score > 0 for name, (score, manual, _) in scores.items() if name != cell)
     generate_feedback(course, [STUDENT], out=lambda line: None)
     released = (pages / "batchnorm.html").read_text()
     assert UNDER_REVIEW_TEXT not in released and "batchnorm_forward" in released
+    grade_class(course, students=[STUDENT], force=True, out=lambda line: None)
+    assert list(pages.glob("*.html")) == []  # a new grading makes the feedback before it stale
 
 
 def test_a_changed_submission_is_held_again_and_reject_voids_it(course, capsys):

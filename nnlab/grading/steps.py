@@ -34,6 +34,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_solution
 
+from ..course import discard_feedback
 from ..results import review
 from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, keep_experiment_outputs, repair
 from .late import keep_due_date
@@ -101,6 +102,7 @@ class RecordOutcome(NbGraderPreprocessor):
             penalty = notebook.late_submission_penalty or 0.0
         root = Path(CourseDirectory(config=self.config).root)
         write_record(root, ids["student"], ids["notebook"], record)
+        discard_feedback(root, ids["assignment"], ids["student"], [ids["notebook"]])
         nb.metadata[KEY] = {"token": token}
         note = grader_note(record, penalty)
         if note:

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, inspect, select, text
 
+from ..course import discard_feedback
+
 HELD, ACCEPTED, REJECTED, CLEARED = "held", "accepted", "rejected", "cleared"
 
 _metadata = MetaData()
@@ -186,7 +188,9 @@ def review_command(course, student, accept, reject, notebooks=None, out=print):
             except LookupError as error:
                 out(f"nnlab review: {error}")
                 return 1
-            out(f"{student}: {', '.join(decided)} {'accepted' if accept else 'rejected'}")
+            discard_feedback(course.root, course.assignment, student, decided)  # "under review"
+            out(f"{student}: {', '.join(decided)} {'accepted' if accept else 'rejected'}; "
+                f"generate the feedback again (`nnlab feedback {student}`)")
             return 0
         rows = history(gradebook, course.assignment, student)
     for row in rows:
