@@ -14,10 +14,12 @@ import os
 import pwd
 import re
 import secrets
+import shlex
 import shutil
 import sqlite3
 import subprocess
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import nbformat
@@ -35,7 +37,7 @@ from nnlab.results.outcome import outcome
 from nnlab.authoring import damage
 from nnlab.cli import main
 
-from conftest import (BIN, CHROMIUM, Formgrader, chromium_dom, copy_course, released_copy, files_under, fill_solutions,
+from conftest import (BIN, CHROMIUM, REPO, Formgrader, chromium_dom, copy_course, released_copy, files_under, fill_solutions,
                       nbgrader, page_text, stamp_on_time)
 from test_review import LOOK, UNDER_REVIEW_TEXT as UNDER_REVIEW
 
@@ -353,6 +355,88 @@ def test_a_term_through_formgrader_alone_from_a_fresh_copy(tmp_path, ta_python):
         assert UNDER_REVIEW not in after["batchnorm.html"] and "Hidden test passed." in after["batchnorm.html"]
     finally:
         server.stop()
+        user.remove()
+        shutil.rmtree(exchange, ignore_errors=True)
+
+
+def readme_block(heading, language):
+    """The first ```language block after `heading` in the README."""
+    text = (REPO / "README.md").read_text()
+    return re.search(re.escape(heading) + r".*?```" + language + r"\n(.*?)```", text, re.S).group(1)
+
+
+def readme_term():
+    """The README's command-line term, [(who, command)]: who is "TA" or "student", as the comment
+    above says; a command None is work done by hand (a comment ending in ", then")."""
+    steps, who = [], None
+    for line in readme_block("**The term by the command line**", "sh").splitlines():
+        if line.startswith("# "):
+            who = re.match(r"# (\w+)", line).group(1)
+            if line.endswith(", then"):
+                steps.append((who, None))
+        elif line.strip():
+            steps.append((who, line.strip()))
+    return steps
+
+
+# A first submission's mistake, corrected before the due date.
+WRONG_L2_COST = "def compute_cost_with_regularization(A3, Y, parameters, lambd):\n    return 0.0"
+
+
+def test_the_readmes_command_line_term_from_a_fresh_copy(tmp_path, ta_python):
+    """The README's term by the command line, run as written from a fresh copy of the course: the
+    student (a second user, with the README's config) submits a wrong L2 cost and a look into the
+    interpreter that holds batchnorm's points, then a correction; `collect --update` and `nnlab
+    grade` take the resubmission; held, the notebook's feedback (by `nbgrader generate_feedback`
+    too) is withheld until `nnlab review --accept`; the fetched feedback then shows it in full.
+    Validate prints no kernel warning."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
+        pytest.skip("making a second user needs root, useradd and runuser")
+    (tmp_path / "course").mkdir()
+    course = copy_course(tmp_path / "course")
+    exchange = Path(tempfile.mkdtemp(prefix="nnlab-exchange-"))
+    os.chmod(exchange, 0o1777)
+    with open(course.root / "nbgrader_config.py", "a") as config:  # the instructor's edits
+        config.write(f"\nc.Exchange.root = {str(exchange)!r}\nc.Deadline.due = '2099-01-01 00:00:00 UTC'\n")
+    user = Student()
+    user.bin = Path(ta_python).parent
+    (user.work / "nbgrader_config.py").write_text(
+        readme_block("**For students.**", "python").replace("/srv/nbgrader/exchange", str(exchange)))
+    user.chown()
+    folder, done = user.work / course.assignment, Counter()
+    try:
+        for who, command in readme_term():
+            if who == "student" and command is None:  # the student's own work
+                fill_solutions(folder, course)
+                if not done["hand"]:
+                    damage.edit_cell(folder, "regularization", "compute_cost_with_regularization", WRONG_L2_COST)
+                    damage.insert_cell(folder, "batchnorm", "batchnorm_forward", LOOK)
+                user.chown()
+                done["hand"] += 1
+                continue
+            if who == "student":
+                output = user.run(*shlex.split(command)[1:])
+                assert "without encryption" not in output, output[-2000:]
+                continue
+            words = [user.name if word == "ID" else word for word in shlex.split(command)]
+            ran = subprocess.run([str(BIN / words[0]), *words[1:]], cwd=course.root, capture_output=True, text=True)
+            assert ran.returncode == 0, f"{command}:\n{ran.stdout[-2000:]}\n{ran.stderr[-3000:]}"
+            done[command] += 1
+            if command == "nnlab grade":
+                row = outcome(course, user.name)
+                assert set(row["held"]) == {"batchnorm"} and row["status"] == "flagged", row
+                assert (row["scores"]["l2_cost_value"][0] == 0) == (done[command] == 1), row["scores"]
+                if done[command] == 2:  # nbgrader's own feedback door withholds it too
+                    nbgrader(course, "generate_feedback", course.assignment, "--student", user.name)
+                    page = (course.root / "feedback" / user.name / course.assignment / "batchnorm.html").read_text()
+                    assert UNDER_REVIEW in page and "batchnorm_forward" not in page
+        assert done["nbgrader collect --update nn_training"] == 1 and done["hand"] == 2
+        pages = {page.name: page_text(page.read_text()) for page in folder.glob("feedback/*/*.html")}
+        assert sorted(pages) == ["batchnorm.html", "regularization.html"]
+        assert all(UNDER_REVIEW not in text and "Hidden test passed." in text for text in pages.values())
+        row = outcome(course, user.name)
+        assert row["held"] == {} and all(score == top for score, top in row["scores"].values() if score is not None)
+    finally:
         user.remove()
         shutil.rmtree(exchange, ignore_errors=True)
 
