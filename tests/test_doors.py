@@ -46,6 +46,7 @@ DEMO_STUDENTS = {s["id"]: s for s in STUDENTS}
 HOSTILE = "hostile"
 HOSTILE_FILES = ["regularization/classic.py", "batchnorm/classic.py", "hostile/patch_checks_in_call.py"]
 LATE = "late"
+NETWORK = "hostile_network"  # flagged by the code scan, its points counted
 MIN_LINE = 12  # characters (whitespace removed) for a secret line to be telling
 
 
@@ -101,12 +102,14 @@ def course(built_course, tmp_path_factory):
     course = released_copy(built_course, tmp_path_factory.mktemp("doors"))
     late = DEMO_STUDENTS["late"]
     fill(course, late["files"], LATE, date_parser.parse(late["submitted"]))
+    fill(course, [DEMO / "students" / f for f in DEMO_STUDENTS[NETWORK]["files"]], NETWORK,
+         date_parser.parse(SETTINGS["submitted"]))
     fill(course, [DEMO / "students" / f for f in HOSTILE_FILES], HOSTILE,
          date_parser.parse(SETTINGS["submitted"]))
     # the course's own limits, as the other doors use (the demo's 30 s per cell is too tight for
     # the training cells of a correct notebook on a busy host)
-    graded = grade_class(course, [LATE], out=lambda line: None)
-    assert graded[LATE]["status"] == "late", graded
+    graded = grade_class(course, [LATE, NETWORK], out=lambda line: None)
+    assert graded[LATE]["status"] == "late" and graded[NETWORK]["status"] == "flagged", graded
     course.key_before_exchange = course_key(course)
     course.before = files_under(course.folder("source"))
     return course
@@ -614,6 +617,25 @@ def test_formgrader_pages_show_the_flagged_submission_in_a_browser(course, formg
     assert flagged == {HOSTILE}
     assert re.search(r'class="text-center score"[^>]*>0 / ', rows[HOSTILE])
     assert re.search(r'needs-manual-grade"[^>]*><span class="glyphicon glyphicon-ok"', rows[HOSTILE])
+
+
+def test_formgrader_pages_say_why_a_notebook_is_flagged_and_what_the_late_penalty_is(course, formgrader, tmp_path):
+    """Headless Chromium: a notebook flagged without held points shows the scan's reason; a late
+    one, the penalty formgrader's totals leave out."""
+    profile = tmp_path / "profile"
+    assert '"started"' in chromium_dom(f"{formgrader.url}/api/status?token={formgrader.token}", profile)
+
+    def page(student):
+        with Gradebook(course.db_url) as gradebook:
+            notebook_id = gradebook.find_submission_notebook("regularization", course.assignment, student).id
+        return page_text(chromium_dom(f"{formgrader.url}/formgrader/submissions/{notebook_id}/", profile))
+
+    flagged = page(NETWORK)
+    assert "Flagged by the code scan (the points count as earned)" in flagged
+    assert "imports socket (network access)" in flagged and "Points held" not in flagged
+    late = page(LATE)
+    assert re.search(r"Late: a penalty of [\d.]+ points when autograded", late)
+    assert "formgrader's totals do not subtract" in late
 
 
 PLOTTED = "plotted"
