@@ -2,6 +2,7 @@
 gradebook agree on it, `nnlab review` releases or voids it, and a regrade keeps the decision while
 nothing changed."""
 import csv
+import re
 
 import pytest
 from nbgrader.api import Gradebook
@@ -15,7 +16,7 @@ from nnlab.results.outcome import duration, outcome
 from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import write_report
 
-from conftest import fill_on_time, released_copy
+from conftest import fill_on_time, page_text, released_copy
 
 SETTINGS, _ = manifest()
 UNDER_REVIEW_TEXT = "This notebook is under review."
@@ -68,6 +69,21 @@ def test_tampering_holds_the_notebook_everywhere(course, tmp_path):
     assert all(exported[c] not in ("", "held") for c, notebook in cells.items() if notebook == "regularization")
     page = write_report(course).read_text()
     assert "Points held for review (1)" in page and STUDENT in page
+
+
+def test_the_report_leaves_the_held_notebook_out_of_pass_rates_and_says_so(course):
+    """The page says which notebooks its pass rates leave out; the held batchnorm's cells are no
+    failures (no rate: no one else was judged on them), and the written answers, not graded yet
+    (None), are no test cells: regularization's cells all pass."""
+    cells, tests = graded_cells(course), graded_cells(course, tests_only=True)
+    written = set(cells) - set(tests)
+    assert written and all(outcome(course, STUDENT)["scores"][cell][0] is None for cell in written)
+    text = " ".join(page_text(write_report(course).read_text()).split())
+    assert ("Pass rates count 1 graded submission; they leave out 0 not graded (yet) and 1 "
+            "notebook whose points are held for review.") in text
+    hardest = re.search(r"Hardest test cells: (.*?)\. Pass rates", text).group(1)
+    assert re.findall(r"(\w+) \((\d+)%\)", hardest) == [
+        (cell, "100") for cell, notebook in tests.items() if notebook == "regularization"][:5]
 
 
 def test_accept_releases_the_points_and_a_regrade_keeps_the_decision(course, tmp_path, capsys):

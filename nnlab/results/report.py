@@ -26,13 +26,16 @@ def write_report(course):
 
 
 def pass_rates(graded, cells):
-    """({test cell: share of the students with full marks on it}, notebooks left out): a cell
-    counts the graded students whose notebook's points are not held for review, as a held cell's
-    score is no verdict yet. `cells` maps each test cell to its notebook."""
+    """({test cell: share of the students with full marks on it}, notebooks left out). A cell
+    counts the graded students whose notebook's points are not held for review (a held cell's
+    score is no verdict yet); a cell no one counts gets no rate, as 0% would rank it hardest.
+    `cells` maps each test cell to its notebook; written answers are no test cells (their score
+    stays None until a TA grades them)."""
     rates = {}
     for cell, notebook in cells.items():
         judged = [row["scores"].get(cell, (0, 1)) for row in graded if notebook not in row["held"]]
-        rates[cell] = sum(score == top for score, top in judged) / len(judged) if judged else 0.0
+        if judged:
+            rates[cell] = sum(score == top for score, top in judged) / len(judged)
     return rates, sum(len(row["held"]) for row in graded)
 
 
@@ -90,8 +93,8 @@ def _page(course, rows, graded, rates, left_out):
 {_unconfined(rows)}
 {_held(rows)}
 <p>Hardest test cells: {_e(", ".join(f"{c} ({100 * rates[c]:.0f}%)" for c in hardest)) or "-"}.
-Pass rates count the {len(graded)} graded submissions; they leave out {len(rows) - len(graded)}
-not graded (yet) and {left_out} notebook{"s" * (left_out != 1)} whose points are held for review.</p>
+Pass rates count {_count(len(graded), "graded submission")}; they leave out {len(rows) - len(graded)}
+not graded (yet) and {_count(left_out, "notebook")} whose points are held for review.</p>
 <h2>Scores</h2><img src="scores.png" alt="histogram of the total scores">
 <h2>Test cells</h2><img src="cells.png" alt="pass rate of every test cell">
 <h2>Submissions that need a look ({len(attention)})</h2>
@@ -100,6 +103,10 @@ not graded (yet) and {left_out} notebook{"s" * (left_out != 1)} whose points are
 {_table(rows, reasons=False)}
 </body></html>
 """
+
+
+def _count(number, noun):
+    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def _unconfined(rows):
