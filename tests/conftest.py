@@ -1,9 +1,11 @@
 """Shared fixtures: a scratch copy of the course, built and graded once per test session with the
 real nbgrader commands; real servers on loopback for the cluster tests."""
+import base64
 import hashlib
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -14,8 +16,10 @@ import tempfile
 import threading
 import time
 import tomllib
+import unicodedata
 import urllib.error
 import urllib.request
+from difflib import SequenceMatcher
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -313,6 +317,50 @@ def page_text(markup):
     parser = _Text()
     parser.feed(markup)
     return "".join(parser.parts)
+
+
+# ---------------------------------------------------------------- read as a person reads
+# Letters of other scripts that look like Latin ones (Cyrillic, Greek), folded to those.
+LOOK_ALIKES = str.maketrans("аеорсухіјѕԁԛԝАВЕКМНОРСТХІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧаеіοѵ",
+                            "aeopcyxijsdqwABEKMHOPCTXIJSABEZHIKMNOPTYXaeiov")
+IMAGE = re.compile(r"data:image/(?:png|jpeg);base64,([A-Za-z0-9+/=]+)")
+OCR_MATCH = 0.85  # similarity of an OCR'd line to a secret line that counts as showing it
+
+
+def folded(text):
+    """`text` as a reader takes it: compatibility forms folded (NFKC: full-width letters,
+    ligatures), invisible characters dropped (zero-width, direction marks: Unicode's format
+    category), look-alike letters of other scripts read as the Latin ones."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").translate(LOOK_ALIKES)
+
+
+def ocr(png):
+    """The text tesseract reads in an image (PNG or JPEG bytes)."""
+    done = subprocess.run(["tesseract", "-", "-", "--psm", "6"], input=png, capture_output=True, timeout=120)
+    return done.stdout.decode(errors="replace")
+
+
+def shown_lines(markup):
+    """(text, image text) of an HTML page as a person reads it: its text with entities decoded,
+    and the lines its embedded images show, both folded and without whitespace."""
+    text = re.sub(r"\s+", "", folded(page_text(markup)))
+    seen = [re.sub(r"\s+", "", folded(line)) for match in IMAGE.finditer(markup)
+            for line in ocr(base64.b64decode(match.group(1))).splitlines()]
+    return text, [line for line in seen if line]
+
+
+def shown_secrets(markup, secret):
+    """The lines of `secret` (whitespace-free) a person reading the page sees: in its text, or
+    (nearly: OCR misreads a character here and there) in one of its images."""
+    text, seen = shown_lines(markup)
+    secret = set(secret)
+    found = {line for line in secret if line in text}
+    for line in secret - found:
+        near = [s for s in seen if abs(len(s) - len(line)) <= len(line) * (1 - OCR_MATCH) + 2]
+        if any(SequenceMatcher(None, line, s).ratio() >= OCR_MATCH for s in near):
+            found.add(line)
+    return found
 
 
 def chromium_dom(url, profile):

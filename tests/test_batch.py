@@ -1,5 +1,6 @@
 """The batch grader around the demo class: CSV export, report, feedback that keeps hidden tests
 hidden (checked in a real browser), regrading only what changed, clear errors, and Ctrl-C."""
+import base64
 import csv
 import html
 import json
@@ -30,7 +31,7 @@ from nnlab.results.report import pass_rates, write_report
 from nnlab.grading.sandbox import UID_BASE, processes_of
 
 from conftest import (CHROMIUM, REPO, chromium_dom, copy_course, fill_on_time, page_text, released_copy,
-                      sigint_by_default)
+                      shown_secrets, sigint_by_default)
 from test_release import secret_lines
 
 SETTINGS, STUDENTS = manifest()
@@ -150,6 +151,61 @@ def test_feedback_shows_no_hidden_test_line_whatever_the_code_prints(built_cours
         for text in texts:
             squeezed = re.sub(r"\s+", "", text)
             assert not [line for line in hidden if line in squeezed], page.name
+
+
+def test_the_reader_sees_hidden_lines_in_images_invisible_characters_and_look_alike_letters(tmp_path):
+    """The check below reads as a person does: a hidden-test line drawn into a PNG, split by
+    zero-width spaces, or spelt with Cyrillic letters is seen; the course's own page is clean."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    course = Course(REPO)
+    hidden = sorted(secret_lines_of(course), key=len)
+    lines = [line for line in hidden if 20 <= len(line) <= 50][:3]
+    originals = {_source_line(course, line) for line in lines}
+    figure = pyplot.figure(figsize=(10, 1.6))
+    for row, line in enumerate(sorted(originals)):
+        figure.text(0.01, 0.75 - 0.3 * row, line, family="monospace", fontsize=14)
+    figure.savefig(tmp_path / "drawn.png", dpi=150)
+    pyplot.close(figure)
+    drawn = base64.b64encode((tmp_path / "drawn.png").read_bytes()).decode()
+    assert shown_secrets(f'<img src="data:image/png;base64,{drawn}">', hidden) >= set(lines)
+    first, second = sorted(originals)[:2]
+    cyrillic = second.replace("a", "\u0430").replace("e", "\u0435").replace("o", "\u043e")
+    assert cyrillic != second
+    page = f"<pre>{html.escape(chr(0x200b).join(first))}\n{html.escape(cyrillic)}</pre>"
+    assert shown_secrets(page, hidden) >= {re.sub(r"\s+", "", first), re.sub(r"\s+", "", second)}
+    release = (course.folder("release") / "regularization.ipynb").read_text()
+    assert shown_secrets(html.escape(release), hidden) == set()
+
+
+def _source_line(course, squeezed):
+    """The source notebooks' line whose whitespace-free form is `squeezed`."""
+    for path in course.notebooks("source"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for line in cell.source.splitlines():
+                if re.sub(r"\s+", "", line) == squeezed:
+                    return line.strip()
+    raise LookupError(squeezed)
+
+
+ATTACKERS = [s["id"] for s in manifest()[1] if s["id"].startswith("attack_")]
+
+
+def test_no_attackers_feedback_shows_a_hidden_test_line_read_as_a_person_reads_it(built_course, graded_class):
+    """The feedback of every attacker of the demo class (display credit, objects that pass for
+    arrays, audit hooks, finding the grader, the kernel's messages, leaks, the disk): no line of
+    a hidden test or mark scheme, in its text or in the text of its images."""
+    hidden = secret_lines_of(built_course)
+    assert len(hidden) > 30 and len(ATTACKERS) >= 7
+    written = generate_feedback(built_course, ATTACKERS, out=lambda line: None)
+    assert set(written) == set(ATTACKERS)
+    for student in ATTACKERS:
+        pages = sorted((built_course.root / "feedback" / student / built_course.assignment).glob("*.html"))
+        assert len(pages) == 2, student
+        for page in pages:
+            assert not shown_secrets(page.read_text(), hidden), (student, page.name)
 
 
 def secret_lines_of(course):
