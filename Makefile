@@ -22,6 +22,10 @@ $(BIN)/.installed: pyproject.toml | /usr/share/doc/python3-venv
 /usr/bin/chromium:
 	$(APT) update -qq && $(APT) install -y -qq chromium
 
+# the leak checks read the text of the images in feedback, as a person would
+/usr/bin/tesseract:
+	$(APT) update -qq && $(APT) install -y -qq tesseract-ocr
+
 # the cluster tests run a real PostgreSQL server for the shared gradebook
 /usr/lib/postgresql:
 	$(APT) update -qq && $(APT) install -y -qq postgresql
@@ -37,7 +41,7 @@ demo: $(BIN)/.installed /usr/bin/bwrap
 release: $(BIN)/.installed
 	$(BIN)/nnlab release
 
-test: $(BIN)/.installed /usr/bin/bwrap /usr/bin/chromium /usr/share/doc/python3-venv /usr/lib/postgresql
+test: $(BIN)/.installed /usr/bin/bwrap /usr/bin/chromium /usr/bin/tesseract /usr/share/doc/python3-venv /usr/lib/postgresql
 	$(BIN)/python -m pytest
 
 clean-class:

@@ -29,6 +29,7 @@ import copy
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import tempfile
@@ -45,8 +46,8 @@ from nbgrader.utils import is_grade
 from traitlets import Bool, Float, Integer
 
 from ..judge.channel import TRUNCATED
-from ..judge.client import Judge, Unanswered, defined_function, definitions, install_code, \
-    reply_text, request_code
+from ..judge.client import Judge, Unanswered, answer_text, defined_function, definitions, \
+    install_code, serve_code
 from .intake import KEY, SUBMITTED_OUTPUTS, is_provided
 from .kernelclock import KernelClock
 from .sandbox import SandboxedKernelManager
@@ -55,6 +56,7 @@ NOT_RUN = "NotRun"
 TIMEOUT = "CellTimeoutError"
 BUSY = "busy"  # the event of a notebook the machine stopped, not the student
 SAMPLE_SECONDS = 0.2  # how often a running cell's kernel time is read
+ANSWER_LIMIT = 1 << 31  # bytes of one answer line from the kernel (arrays of megabytes cross)
 NOT_RE_RUN = ("[Your notebook's own output, as you submitted it: this experiment earns no points and "
               "was not run again at grading.]\n")
 # Process groups of the kernels started in this process, for `kill_kernels`.
@@ -119,6 +121,7 @@ class GuardedExecute(Execute):
         self._kept = {}  # cell index -> bytes of output kept
         self._judge = None  # the judge's process, from the first test cell on
         self._channel = False  # whether the channel's end is installed in the kernel
+        self._socket = None  # (reader, writer, the serving request's reply) during a test cell
         self._defined = 0  # cells before this index gave the judge their definitions
         self._cell_index = None  # the cell running now
         self._limit_noted = None  # the whole-kernel limit hit last noted in `events`
@@ -211,7 +214,10 @@ class GuardedExecute(Execute):
             cell.outputs += [from_dict(out) for out in await self._judge.define(course)]
         if any(out.output_type == "error" for out in cell.outputs):
             return
-        outputs = await self._judge.run(cell.source, self._ask)
+        try:
+            outputs = await self._judge.run(cell.source, self._ask)
+        finally:
+            await self._close_socket()
         cell.outputs += [from_dict(out) for out in outputs]
 
     async def _ask(self, request):
@@ -231,18 +237,74 @@ class GuardedExecute(Execute):
         """The kernel's reply text to one request; counted as the kernel's own time."""
         self._clock.resume()
         try:
-            reply = await self._request_reply(
-                "pass", reply=request_code({**request, "print_limit": self.output_limit}))
+            if self._socket is None:
+                await self._open_socket()
+            text = await self._socket_request(json.dumps({**request, "print_limit": self.output_limit}))
         finally:
             self._clock.pause()
-        if reply is None:  # the backstop interrupted it
-            raise Unanswered("no answer before the wall-clock backstop")
-        text = reply_text(reply)
         if TRUNCATED in text and self._kept.get(self._cell_index, 0) <= self.output_limit:
             self._kept[self._cell_index] = self.output_limit + 1  # noted once per cell
             self._note(self.nb.cells[self._cell_index], self._cell_index, "output",
                        f"output over {self.output_limit:,} bytes was dropped")
         return text
+
+    async def _open_socket(self):
+        """Start the kernel's end of the channel for the running test cell: one execute request
+        that answers every request of the cell over a unix socket in the kernel's /tmp, which the
+        grader reaches through the sandbox's root."""
+        path = f"/tmp/nnlab-channel-{secrets.token_hex(8)}.sock"
+        msg_id = await ensure_async(self.kc.execute(serve_code(path), silent=True, store_history=False))
+        serving = asyncio.ensure_future(self.async_wait_for_reply(msg_id))
+        where = getattr(self.km, "root_prefix", "") + path
+        while not serving.done():
+            try:
+                reader, writer = await asyncio.open_unix_connection(where, limit=ANSWER_LIMIT)
+            except (FileNotFoundError, ConnectionRefusedError):  # not listening yet
+                await asyncio.sleep(0.002)
+                continue
+            self._socket = (reader, writer, serving)
+            return
+        await self._served(serving)
+
+    async def _socket_request(self, line):
+        """Send one request line, and read the kernel's answer line; if the kernel's end stopped
+        instead (interrupted, dead, a wall-clock backstop), say why."""
+        reader, writer, serving = self._socket
+        answer = asyncio.ensure_future(reader.readline())
+        try:
+            writer.write(line.encode() + b"\n")
+            await writer.drain()
+        except ConnectionError:  # closed: the answer reads the end of the stream
+            pass
+        await asyncio.wait({answer, serving}, return_when=asyncio.FIRST_COMPLETED)
+        if answer.done() and not answer.exception() and answer.result().endswith(b"\n"):
+            return answer_text(answer.result())
+        answer.cancel()
+        self._socket = None
+        writer.close()
+        await self._served(serving)
+
+    async def _close_socket(self):
+        """End the kernel's end of the channel after a test cell (the kernel is idle again)."""
+        if self._socket is None:
+            return
+        _, writer, serving = self._socket
+        self._socket = None
+        writer.close()
+        try:
+            await self._served(serving)
+        except Unanswered:
+            pass
+
+    async def _served(self, serving):
+        """Raise why the kernel's serving request ended (a dead kernel raises, as in a cell)."""
+        reply = await serving
+        if reply is None:  # the backstop interrupted it
+            raise Unanswered("no answer before the wall-clock backstop")
+        content = reply.get("content", {})
+        if content.get("status") != "ok":
+            raise Unanswered(f"{content.get('ename', 'an error')} in the kernel")
+        raise Unanswered("the kernel stopped answering")
 
     async def _request_reply(self, code, **expressions):
         """Run grader code in the kernel, unseen in the notebook: its execute_reply, or None if

@@ -553,7 +553,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             await super()._async_launch_kernel(join + prefix + kernel_cmd, **kwargs)
             # the kernel's sockets are in the sandbox's /tmp: clients connect through its root
             inside = await sandbox_process(self.provisioner.process.pid)
-            self.ip = f"/proc/{inside}/root{self.ip}"
+            self.root_prefix = f"/proc/{inside}/root"  # the sandbox's file system, seen from here
+            self.ip = f"{self.root_prefix}{self.ip}"
             self._watch()
         except BaseException:
             await self._end_kernel()

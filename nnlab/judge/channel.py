@@ -8,7 +8,8 @@ that could look around the judge when a check converts it.
 
 The same source is the kernel's end of the channel: the grader runs this file in the student's
 kernel, where `serve` answers the judge's requests (look a name up, call a function, the random
-stream). That is why it imports only the standard library and numpy. The kernel is the student's:
+stream), over a unix socket for the length of a test cell (`serve_socket`). That is why it
+imports only the standard library and numpy. The kernel is the student's:
 `serve` may be replaced there, which only changes what the student's side answers, and nothing
 of the judge's (tests, references, expected values) ever travels this way.
 """
@@ -16,6 +17,8 @@ import base64
 import contextlib
 import io
 import json
+import os
+import socket
 import traceback
 import warnings
 
@@ -145,6 +148,27 @@ def serve(namespace, request):
     except NotPlainData as error:
         reply = {"error": {"type": "TypeError", "message": str(error), "traceback": []}}
     return json.dumps(reply)
+
+
+def serve_socket(namespace, path, accept_seconds=30):
+    """Answer the judge's requests of one test cell over a unix socket made at `path`: a JSON line
+    in, a JSON line out, until the grader closes its end. Run as one execute request per test
+    cell, in the kernel's main thread as the student's cells are (so an interrupt stops it): a
+    request then costs a round trip on the socket, not a whole execute cycle of the kernel."""
+    listener = socket.socket(socket.AF_UNIX)
+    try:
+        listener.bind(path)
+        listener.listen(1)
+        listener.settimeout(accept_seconds)  # a grader that never connects
+        connection, _ = listener.accept()
+    finally:
+        listener.close()
+        if os.path.exists(path):
+            os.unlink(path)
+    connection.settimeout(None)
+    with connection, connection.makefile("rb") as requests:
+        for line in requests:
+            connection.sendall(serve(namespace, line.decode()).encode() + b"\n")
 
 
 def _lookup(namespace, request):

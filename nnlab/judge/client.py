@@ -2,7 +2,7 @@
 
 `Judge.run(source, ask)` runs a test cell in the judge; each request the judge makes of the
 student's kernel goes to `ask(request)`, a coroutine of the grader that sends it to the kernel
-(`install_code` and `request_code` say how) and returns the kernel's reply text. If `ask` raises
+(`install_code` and `serve_code` say how) and returns the kernel's reply text. If `ask` raises
 `Unanswered`, the judge is told the kernel stopped answering and the cell ends with that error;
 any other exception (a dead kernel) ends the cell the same way and is raised again.
 """
@@ -37,36 +37,22 @@ def install_code():
             "del _nnlab_types")
 
 
-def request_code(request):
-    """The user expression that answers `request` in the kernel."""
-    return f"{CHANNEL}.serve(globals(), {json.dumps(request)!r})"
+def serve_code(path):
+    """The code that answers the judge's requests of one test cell over a unix socket at `path`
+    (in the kernel's file system): see `channel.serve_socket`."""
+    return f"{CHANNEL}.serve_socket(globals(), {path!r})"
 
 
-def reply_text(reply):
-    """The kernel's answer to `request_code`, from its execute_reply; Unanswered if there is none."""
-    try:
-        result = reply["content"]["user_expressions"]["reply"]
-    except (KeyError, TypeError):
-        raise Unanswered("the kernel did not answer") from None
-    if result.get("status") != "ok":
-        raise Unanswered(f"{result.get('ename', 'an error')} in the kernel")
-    try:
-        text = _unrepr(result["data"]["text/plain"])
-    except Exception:
-        raise Unanswered("the kernel's answer could not be read") from None
-    # the channel's JSON is one line of ASCII; anything else would break the judge's framing
-    if not isinstance(text, str) or not text.isascii() or "\n" in text or "\r" in text:
+def answer_text(line):
+    """The kernel's answer to one request, a line read from the socket; Unanswered if it is
+    unusable. The channel's JSON is one line of ASCII: anything else (a kernel whose channel the
+    student replaced) would break the judge's framing."""
+    if not line.endswith(b"\n"):
+        raise Unanswered("the kernel stopped answering")
+    text = line[:-1]
+    if not text.isascii() or b"\r" in text:
         raise Unanswered("the kernel's answer could not be read")
-    return text
-
-
-def _unrepr(shown):
-    """The string whose repr the kernel showed. The channel's JSON replies are ASCII without
-    quotes or backslashes in them, shown as '...': taken as they are (replies carry arrays of
-    megabytes, which literal_eval would parse character by character)."""
-    if len(shown) > 1 and shown[0] == shown[-1] == "'" and "\\" not in shown and "'" not in shown[1:-1]:
-        return shown[1:-1]
-    return ast.literal_eval(shown)
+    return text.decode("ascii")
 
 
 def definitions(source):
