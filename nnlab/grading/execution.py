@@ -40,7 +40,6 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import from_dict
 from nbformat.v4 import new_output
-from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
 from traitlets import Bool, Float, Integer
@@ -48,7 +47,7 @@ from traitlets import Bool, Float, Integer
 from ..judge.channel import TRUNCATED
 from ..judge.client import Judge, Unanswered, answer_text, defined_function, definitions, \
     install_code, serve_code
-from .intake import KEY, SUBMITTED_OUTPUTS, is_provided
+from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, release_folder
 from .kernelclock import KernelClock
 from .sandbox import SandboxedKernelManager
 
@@ -119,7 +118,8 @@ class GuardedExecute(Execute):
         self._verdict = None  # the running cell's: None, "limit" (interrupted), "deaf" (killed)
         self._backstop_hit = False  # whether the running cell met its wall-clock backstop
         self._kept = {}  # cell index -> bytes of output kept
-        self._judge = None  # the judge's process, from the first test cell on
+        # the judge's process: started now, it imports the course's code while the kernel starts
+        self._judge = Judge.start(self._course_files)
         self._channel = False  # whether the channel's end is installed in the kernel
         self._socket = None  # (reader, writer, the serving request's reply) during a test cell
         self._defined = 0  # cells before this index gave the judge their definitions
@@ -204,8 +204,6 @@ class GuardedExecute(Execute):
 
     async def _judged(self, cell, cell_index):
         """Run a test cell in the judge, after the course definitions of the cells above it."""
-        if self._judge is None:
-            self._judge = await Judge.start(self._course_files)
         cell.outputs = []
         course = "\n\n".join(definitions(c.source) for c in self.nb.cells[self._defined:cell_index]
                               if is_provided(c))
@@ -253,8 +251,7 @@ class GuardedExecute(Execute):
         that answers every request of the cell over a unix socket in the kernel's /tmp, which the
         grader reaches through the sandbox's root."""
         path = f"/tmp/nnlab-channel-{secrets.token_hex(8)}.sock"
-        msg_id = await ensure_async(self.kc.execute(serve_code(path), silent=True, store_history=False))
-        serving = asyncio.ensure_future(self.async_wait_for_reply(msg_id))
+        serving = asyncio.ensure_future(self._request_reply(serve_code(path)))
         where = getattr(self.km, "root_prefix", "") + path
         while not serving.done():
             try:
@@ -306,11 +303,10 @@ class GuardedExecute(Execute):
             raise Unanswered(f"{content.get('ename', 'an error')} in the kernel")
         raise Unanswered("the kernel stopped answering")
 
-    async def _request_reply(self, code, **expressions):
+    async def _request_reply(self, code):
         """Run grader code in the kernel, unseen in the notebook: its execute_reply, or None if
         the backstop stopped it. A dead kernel raises, as in a cell."""
-        msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False,
-                                                    user_expressions=expressions))
+        msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False))
         return await self.async_wait_for_reply(msg_id)
 
     def _later_definition(self, name):
@@ -329,8 +325,7 @@ class GuardedExecute(Execute):
         ids = resources.get("nbgrader", {})
         if "assignment" not in ids:
             return None
-        coursedir = CourseDirectory(config=self.config)
-        folder = Path(coursedir.format_path(coursedir.release_directory, ".", ids["assignment"]))
+        folder = release_folder(self.config, ids["assignment"])
         if not folder.is_dir():
             raise FileNotFoundError(f"the assignment's release folder {folder} is missing: the "
                                     "judge runs the tests with the course's labkit from there")

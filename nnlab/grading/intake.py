@@ -22,8 +22,10 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import is_grade, is_locked, is_solution
 
 from ..course import error_line
@@ -249,3 +251,10 @@ def _extra_files(release, submission):
         elif (release / relative).read_bytes() != path.read_bytes():
             extra.append(f"{relative} (modified; the course's copy is used)")
     return extra
+
+
+def release_folder(config, assignment):
+    """The assignment's folder of the release, where nbgrader's configuration `config` puts it:
+    the course's own notebooks and files, which the student's submission never replaces."""
+    coursedir = CourseDirectory(config=config)
+    return Path(coursedir.format_path(coursedir.release_directory, ".", assignment))

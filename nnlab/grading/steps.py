@@ -36,7 +36,7 @@ from nbgrader.utils import is_solution
 
 from ..course import discard_feedback
 from ..results import review
-from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, keep_experiment_outputs, repair
+from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, keep_experiment_outputs, release_folder, repair
 from .late import keep_due_date
 from .tampering import scan, top_level_names
 
@@ -171,6 +171,5 @@ def autograded_token(root, assignment, student, notebook):
 
 
 def _release_notebook(config, resources):
-    coursedir = CourseDirectory(config=config)
-    folder = coursedir.format_path(coursedir.release_directory, ".", resources["nbgrader"]["assignment"])
-    return nbformat.read(Path(folder) / f"{resources['nbgrader']['notebook']}.ipynb", as_version=4)
+    folder = release_folder(config, resources["nbgrader"]["assignment"])
+    return nbformat.read(folder / f"{resources['nbgrader']['notebook']}.ipynb", as_version=4)

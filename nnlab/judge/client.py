@@ -81,8 +81,9 @@ class Judge:
         self._process = process
 
     @classmethod
-    async def start(cls, course_folder):
-        """A judge whose course code (`labkit`) comes from `course_folder`."""
+    def start(cls, course_folder):
+        """A judge whose course code (`labkit`) comes from `course_folder`; it imports that code
+        while the grader goes on (see `process.main`)."""
         path = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
         environment = dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg", OMP_NUM_THREADS="1",
                            OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")

@@ -254,6 +254,21 @@ def _error(name, message, lines=()):
             "traceback": [*lines, f"{name}: {message}"]}
 
 
+def _import_ahead():
+    """Import the course's modules and pyplot before the first request: the judge is started
+    with the notebook's kernel, so this happens while the kernel starts and runs its first cells.
+    A module that fails here is left to fail where a cell imports it."""
+    import importlib
+    import pkgutil
+
+    for name in ["matplotlib.pyplot"] + [f"labkit.{module.name}" for module in
+                                         pkgutil.iter_modules([os.path.join(os.getcwd(), "labkit")])]:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 (an import error is the cell's to show)
+            pass
+
+
 def main():
     faulthandler.enable()  # a crash leaves its traceback in the grading log
     folder = sys.argv[1]
@@ -264,6 +279,7 @@ def main():
     os.dup2(2, 1)
     kernel = Kernel(requests, sys.stdin)
     names = Names(kernel)
+    _import_ahead()
     for line in sys.stdin:
         message = json.loads(line)
         if "define" in message:
