@@ -5,7 +5,8 @@ A kernel's wall-clock time is its own work (CPU time of all its processes), its 
 kept the machine busy. Only the first two are the student's. `KernelClock` samples the kernel's
 processes a few times a second: CPU time comes from the kernel's control group where it has one
 (which also counts processes that have ended), else from /proc for the kernel's process tree; an
-interval in which no thread of the kernel was runnable (state R) counts as its own waiting.
+interval in which no thread of the kernel was runnable (state R) counts as its own waiting (but
+for the judge's short requests, charged their CPU time only: see `pause`).
 Finding the process tree means reading every process's stat file, so the tree found is reused
 for TREE_SECONDS: the judge pauses and resumes the clock around each of its requests, hundreds
 per notebook. A process born meanwhile is counted from the next search on, with all its time.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
 TREE_SECONDS = 0.2  # how long a process tree found stays in use
+SHORT_SECONDS = 0.05  # a counted stretch this short is charged its CPU time only
 
 
 class KernelClock:
@@ -40,12 +42,14 @@ class KernelClock:
 
     def pause(self):
         """Count up to now, then stop counting until `resume()` (while a test runs in the judge,
-        the kernel idles for the grader, not for the student)."""
-        self.sample()
+        the kernel idles for the grader, not for the student). The kernel's own waiting is looked
+        for only after SHORT_SECONDS: the judge's requests mostly take a millisecond or two."""
+        self.sample(waiting=time.monotonic() - self._last[0] >= SHORT_SECONDS)
         self._paused = True
 
-    def sample(self):
-        """Add the time since the previous sample (none while paused); returns `own`."""
+    def sample(self, waiting=True):
+        """Add the time since the previous sample (none while paused), and unless `waiting` is
+        False, the kernel's own waiting meanwhile; returns `own`."""
         with self._lock:
             wall, cpu = time.monotonic(), self._cpu()
             if not self._paused:
@@ -53,7 +57,7 @@ class KernelClock:
                 used = max(0.0, cpu - last_cpu)
                 self.cpu += used
                 self.own += used
-                if not self._runnable():  # it was waiting by itself: sleep, a lock, a file
+                if waiting and not self._runnable():  # it waited by itself: sleep, a lock, a file
                     self.own += max(0.0, wall - last_wall - used)
             self._last = (wall, cpu)
             return self.own
