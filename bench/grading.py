@@ -17,11 +17,13 @@
   (the cluster's overhead per submission, target <= 1.1x).
 
 Run: .venv/bin/python bench/grading.py [--students 8] [--jobs J] [--user NAME] [--only cluster | judge | path]
+     [--rounds R]
 (`--user` needs a Python environment that user can run: a .venv made from /usr/bin/python3.)
 """
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,17 +124,22 @@ def main(argv=None):
                         "graded-path run (--only path)")
     parser.add_argument("--user", help="as root: also grade as this ordinary user (rootless)")
     parser.add_argument("--only", choices=["cluster", "judge", "path"], help="only these measurements")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the judge's measurement (--only judge)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         course = Course(ROOT).copy_to(Path(folder))
         build(course)
         make_class(course, args.students)
         if args.only == "judge":
-            unconfined = nnlab_grade(course, 1, sandbox=False, full=True)
-            bare = execute_only(course)
-            print(f"\n{args.students} submissions: nnlab grade --jobs 1 --no-sandbox --full {unconfined:.1f} s, "
-                  f"nbclient execution only {bare:.1f} s")
-            print(f"cost of the judge and nbgrader's steps  {unconfined / bare:.2f}x (target <= 1.15x)")
+            # alternated, several rounds: a shared host's speed drifts by several percent
+            rounds = [(nnlab_grade(course, 1, sandbox=False, full=True), execute_only(course))
+                      for _ in range(args.rounds)]
+            for unconfined, bare in rounds:
+                print(f"{args.students} submissions: nnlab grade --jobs 1 --no-sandbox --full {unconfined:.1f} s, "
+                      f"nbclient execution only {bare:.1f} s: {unconfined / bare:.2f}x")
+            ratio = statistics.median(unconfined / bare for unconfined, bare in rounds)
+            print(f"cost of the judge and nbgrader's steps  {ratio:.2f}x, the median of {args.rounds} "
+                  f"rounds (target <= 1.15x)")
             return
         if args.only == "path":
             full = nnlab_grade(course, 1, full=True)
