@@ -53,8 +53,8 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
-# Late policy: the due date, stored in the gradebook by `nnlab release` and `nnlab grade`, and a
-# penalty of 10% of a notebook's score per started day late.
+# Late policy: the due date, stored in the gradebook by the first grading step at every door
+# (and by `nnlab release`), and a penalty of 10% of a notebook's score per started day late.
 c.Deadline.due = "2026-12-04 23:59:00 UTC"
 c.AssignLatePenalties.plugin_class = "nnlab.grading.late.PenaltyPerDay"
 c.PenaltyPerDay.fraction_per_day = 0.1
@@ -62,6 +62,10 @@ c.PenaltyPerDay.fraction_per_day = 0.1
 from nnlab.grading.late import keep_penalties_current  # noqa: E402
 
 keep_penalties_current(c)
+# A score a TA sets on a held or decided cell (also a 0) is the TA's: no review decision changes it.
+from nnlab.results.review import keep_tas_scores  # noqa: E402
+
+keep_tas_scores()
 
 # Guarded execution (every door): a runaway notebook is stopped after this many seconds of its
 # own time in all, and a cell's output beyond this many bytes is dropped. A cell (a notebook) is

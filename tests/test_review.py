@@ -124,19 +124,46 @@ def test_a_decision_can_be_changed_and_a_tas_own_score_survives_it(course, capsy
     assert states == ["held", "accepted", "rejected", "accepted"]
 
 
-def test_a_tas_zero_on_a_held_cell_survives_accept(built_course, tmp_path):
-    """The TA enters 0 on one held cell in formgrader, then accepts: that cell stays 0."""
+def graded_with_a_hold(built_course, tmp_path):
+    """A released copy with STUDENT graded: batchnorm's points held."""
     course = released_copy(built_course, tmp_path)
     fill_on_time(course, [DEMO / "students" / "regularization" / "classic.py",
                           DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
     damage.insert_cell(course.submission(STUDENT), "batchnorm", "batchnorm_forward", LOOK)
     grade_class(course, students=[STUDENT], out=lambda line: None)
-    cell = sorted(autograded(course, "batchnorm"))[0]
-    with Gradebook(course.db_url) as gradebook:  # what formgrader's grade API does
+    return course
+
+
+def set_by_ta(course, cell, score):
+    """A TA's score on a cell of STUDENT's batchnorm, as formgrader's grade API sets it, in a
+    process that loaded the course's nbgrader_config.py (as formgrader's does)."""
+    course.config()
+    with Gradebook(course.db_url) as gradebook:
         submitted = gradebook.find_submission_notebook("batchnorm", course.assignment, STUDENT)
         grade = next(g for g in submitted.grades if g.name == cell)
-        grade.manual_score, grade.needs_manual_grade = 0.0, False
+        grade.manual_score, grade.needs_manual_grade = score, False
         gradebook.db.commit()
+
+
+def test_a_tas_zero_entered_after_a_rejection_survives_accept(built_course, tmp_path):
+    """A rejection sets the held cells to 0; the TA then enters 0 on one of them too: a later
+    --accept gives every other cell its autograded score back, and leaves the TA's 0."""
+    course = graded_with_a_hold(built_course, tmp_path)
+    assert main(["--course", str(course.root), "review", STUDENT, "--reject"]) == 0
+    cell = sorted(autograded(course, "batchnorm"))[0]
+    assert autograded(course, "batchnorm")[cell][:2] == (0, 0)
+    set_by_ta(course, cell, 0.0)
+    assert main(["--course", str(course.root), "review", STUDENT, "--accept"]) == 0
+    scores = autograded(course, "batchnorm")
+    assert scores[cell][:2] == (0, 0)
+    assert all(manual is None and score > 0 for name, (score, manual, _) in scores.items() if name != cell)
+
+
+def test_a_tas_zero_on_a_held_cell_survives_accept(built_course, tmp_path):
+    """The TA enters 0 on one held cell in formgrader, then accepts: that cell stays 0."""
+    course = graded_with_a_hold(built_course, tmp_path)
+    cell = sorted(autograded(course, "batchnorm"))[0]
+    set_by_ta(course, cell, 0.0)
     pages = course.root / "feedback" / STUDENT / course.assignment
     assert generate_feedback(course, [STUDENT], out=lambda line: None) == [STUDENT]
     assert UNDER_REVIEW_TEXT in (pages / "batchnorm.html").read_text()  # withheld while held

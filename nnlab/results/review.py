@@ -5,7 +5,8 @@ vouch for its autograded points. They are held: the notebook is flagged, its aut
 a manual score of 0 that formgrader shows as needing review, and export and report show "held"
 instead of a number. A TA then accepts (the autograded scores count) or rejects (they stay 0), and
 may change the decision later. A score a TA set on a cell in formgrader is the TA's: no hold or
-decision overwrites it (each row keeps which cells' 0 is the grader's own, `voided`).
+decision overwrites it (each row keeps which cells' 0 is the grader's own, `voided`, and a score a
+TA sets, even a 0 over the grader's, takes its cell out of them: `keep_tas_scores`).
 
 Every hold and decision is a row of the table `nnlab_review` in the gradebook's own database
 (SQLite or any other that nbgrader uses), so the history is kept with the grades. A decision is
@@ -14,9 +15,11 @@ a changed notebook is held again.
 """
 import getpass
 import json
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, inspect, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, inspect, select, text, update
+from sqlalchemy.orm import object_session
 
 from ..course import discard_feedback
 
@@ -38,13 +41,73 @@ REVIEWS = Table(
 )
 
 
+GRADERS_WRITES = "nnlab_graders_writes"  # session.info: scores set now are the grader's
+TAS_SCORES = "nnlab_tas_scores"  # session.info: grades a TA set a score on, not yet flushed
+
+
 def latest(gradebook, assignment, student, notebook):
     """The last row of a notebook's history (a mapping), or None."""
     ensure_table(gradebook)
+    return _latest(gradebook.db, assignment, student, notebook)
+
+
+def _latest(session, assignment, student, notebook):
     query = (select(REVIEWS).where(REVIEWS.c.assignment == assignment, REVIEWS.c.student == student,
                                    REVIEWS.c.notebook == notebook).order_by(REVIEWS.c.id.desc()).limit(1))
-    row = gradebook.db.execute(query).mappings().first()
+    row = session.execute(query).mappings().first()
     return dict(row) if row else None
+
+
+@contextmanager
+def graders_writes(session):
+    """Scores set in `session` inside the block are the grader's (a hold, a decision, grades
+    carried over from a cluster's worker), not a TA's."""
+    session.info[GRADERS_WRITES] = True
+    try:
+        yield
+    finally:
+        session.info.pop(GRADERS_WRITES, None)
+
+
+_tracking = False
+
+
+def keep_tas_scores():
+    """Tell a score a TA sets on a cell (formgrader's grade API, or any program but the grader's
+    own steps, in a process that loaded nbgrader_config.py) from the grader's 0, even when it is a
+    0 too: the cell leaves the grader's voided cells of its notebook's last history row, so no
+    later decision changes it."""
+    global _tracking
+    if _tracking:
+        return
+    from nbgrader.api import Grade
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    event.listen(Grade.manual_score, "set", _score_set)
+    event.listen(Session, "before_flush", _forget_tas_cells)
+    _tracking = True
+
+
+def _score_set(grade, value, old, initiator):
+    session = object_session(grade)
+    if value is not None and session is not None and not session.info.get(GRADERS_WRITES):
+        session.info.setdefault(TAS_SCORES, set()).add(grade)
+
+
+def _forget_tas_cells(session, context, instances):
+    grades = session.info.pop(TAS_SCORES, set())
+    if not grades or not inspect(session.get_bind()).has_table(REVIEWS.name):
+        return
+    for grade in grades:
+        notebook = grade.notebook
+        row = _latest(session, notebook.assignment.assignment.name, notebook.student.id, notebook.name)
+        voided = _voided(row)
+        if voided is None:  # a row from before `voided`: every test cell
+            voided = [g.name for g in _tests(notebook)]
+        if row and grade.name in voided:
+            session.execute(update(REVIEWS).where(REVIEWS.c.id == row["id"]).values(
+                voided=json.dumps([name for name in voided if name != grade.name])))
 
 
 def history(gradebook, assignment, student):
@@ -66,6 +129,12 @@ def held_notebooks(gradebook, assignment, student):
 def apply_hold(gradebook, notebook, reasons, fingerprint):
     """After autograding `notebook` (a SubmittedNotebook): hold its points if `reasons`, unless a
     TA already decided on this very notebook; release an earlier hold otherwise."""
+    with graders_writes(gradebook.db):
+        _apply_hold(gradebook, notebook, reasons, fingerprint)
+    gradebook.db.commit()
+
+
+def _apply_hold(gradebook, notebook, reasons, fingerprint):
     ids = (notebook.assignment.assignment.name, notebook.student.id, notebook.name)
     last = latest(gradebook, *ids)
     voided = _voided(last)
@@ -79,7 +148,6 @@ def apply_hold(gradebook, notebook, reasons, fingerprint):
     elif last and last["state"] != CLEARED:
         _release(notebook, voided, pending=False)
         _record(gradebook, ids, fingerprint, CLEARED, [], "grader", [])
-    gradebook.db.commit()
 
 
 def decide(gradebook, assignment, student, accept, notebooks=None, by=None):
@@ -93,19 +161,25 @@ def decide(gradebook, assignment, student, accept, notebooks=None, by=None):
     if not chosen:
         raise LookupError(f"{student}: no points held for review or decided on"
                           + (f" in {', '.join(notebooks)}" if notebooks else ""))
-    for name in chosen:
-        submitted = gradebook.find_submission_notebook(name, assignment, student)
-        last = latest(gradebook, assignment, student, name)
-        if accept:
-            _release(submitted, _voided(last), pending=last["state"] == HELD)
-            voided = []
-        else:
-            voided = _void(submitted, _voided(last), pending=False)
-        _settle(submitted)
-        _record(gradebook, (assignment, student, name), last["fingerprint"], ACCEPTED if accept else REJECTED,
-                json.loads(last["reasons"]), by or getpass.getuser(), voided)
+    with graders_writes(gradebook.db):
+        for name in chosen:
+            _decide(gradebook, (assignment, student, name), accept, by)
     gradebook.db.commit()
     return chosen
+
+
+def _decide(gradebook, ids, accept, by):
+    assignment, student, name = ids
+    submitted = gradebook.find_submission_notebook(name, assignment, student)
+    last = latest(gradebook, assignment, student, name)
+    if accept:
+        _release(submitted, _voided(last), pending=last["state"] == HELD)
+        voided = []
+    else:
+        voided = _void(submitted, _voided(last), pending=False)
+    _settle(submitted)
+    _record(gradebook, ids, last["fingerprint"], ACCEPTED if accept else REJECTED,
+            json.loads(last["reasons"]), by or getpass.getuser(), voided)
 
 
 def _tests(notebook):
