@@ -97,7 +97,7 @@ def _score_set(grade, value, old, initiator):
 
 def _forget_tas_cells(session, context, instances):
     grades = session.info.pop(TAS_SCORES, set())
-    if not grades or not inspect(session.get_bind()).has_table(REVIEWS.name):
+    if not grades or not inspect(session.connection()).has_table(REVIEWS.name):
         return
     for grade in grades:
         notebook = grade.notebook
