@@ -251,7 +251,9 @@ class GuardedExecute(Execute):
         that answers every request of the cell over a unix socket in the kernel's /tmp, which the
         grader reaches through the sandbox's root."""
         path = f"/tmp/nnlab-channel-{secrets.token_hex(8)}.sock"
-        serving = asyncio.ensure_future(self._request_reply(serve_code(path)))
+        # a user expression, which the kernel evaluates as it is: the student's input
+        # transformers rewrite the code of an execute request, not its expressions
+        serving = asyncio.ensure_future(self._request_reply("pass", serve=serve_code(path)))
         where = getattr(self.km, "root_prefix", "") + path
         while not serving.done():
             try:
@@ -299,14 +301,18 @@ class GuardedExecute(Execute):
         if reply is None:  # the backstop interrupted it
             raise Unanswered("no answer before the wall-clock backstop")
         content = reply.get("content", {})
-        if content.get("status") != "ok":
-            raise Unanswered(f"{content.get('ename', 'an error')} in the kernel")
+        result = content.get("user_expressions", {}).get("serve", {})
+        error = result.get("ename") if result.get("status") == "error" else content.get("ename")
+        if error or content.get("status") != "ok":
+            raise Unanswered(f"{error or 'an error'} in the kernel")
         raise Unanswered("the kernel stopped answering")
 
-    async def _request_reply(self, code):
-        """Run grader code in the kernel, unseen in the notebook: its execute_reply, or None if
-        the backstop stopped it. A dead kernel raises, as in a cell."""
-        msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False))
+    async def _request_reply(self, code, **expressions):
+        """Run grader code in the kernel, unseen in the notebook, and evaluate `expressions`
+        after it: its execute_reply, or None if the backstop stopped it. A dead kernel raises, as
+        in a cell."""
+        msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False,
+                                                    user_expressions=expressions))
         return await self.async_wait_for_reply(msg_id)
 
     def _later_definition(self, name):

@@ -38,8 +38,8 @@ def install_code():
 
 
 def serve_code(path):
-    """The code that answers the judge's requests of one test cell over a unix socket at `path`
-    (in the kernel's file system): see `channel.serve_socket`."""
+    """The expression that answers the judge's requests of one test cell over a unix socket at
+    `path` (in the kernel's file system): see `channel.serve_socket`."""
     return f"{CHANNEL}.serve_socket(globals(), {path!r})"
 
 
