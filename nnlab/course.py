@@ -25,12 +25,18 @@ def find_root(start=None):
     raise CourseError(f"no course folder (with nbgrader_config.py) at or above {here}")
 
 
-def discard_feedback(root, assignment, student, notebooks):
-    """Remove `student`'s feedback pages of `notebooks` in the course at `root`, made before a
-    grading or a review decision that changed them: stale, they must not be released; generating
-    feedback writes them anew."""
+def discard_feedback(coursedir, assignment, student, notebooks):
+    """Remove `student`'s feedback pages of `notebooks` (where nbgrader's `coursedir` puts them),
+    made before a grading or a review decision that changed them: stale, they must not be
+    released; generating feedback writes them anew."""
+    folder = Path(coursedir.format_path(coursedir.feedback_directory, student, assignment))
     for notebook in notebooks:
-        (Path(root) / "feedback" / student / assignment / f"{notebook}.html").unlink(missing_ok=True)
+        (folder / f"{notebook}.html").unlink(missing_ok=True)
+
+
+def counted(number, noun):
+    """"1 notebook", "3 notebooks"."""
+    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 class NNLab(Configurable):
@@ -135,6 +141,12 @@ class Course:
         from traitlets.config.loader import PyFileConfigLoader
 
         return PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
+
+    def coursedir(self):
+        """nbgrader's CourseDirectory of the course, as configured."""
+        from nbgrader.coursedir import CourseDirectory
+
+        return CourseDirectory(config=self.config(), root=str(self.root))
 
     def settings(self):
         """The course's own settings (the NNLab section of nbgrader_config.py)."""

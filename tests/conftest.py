@@ -48,6 +48,29 @@ TA = "nnlab-ta"  # the ordinary user the tests make when they run as root
 ON_TIME = date_parser.parse(manifest()[0]["submitted"])
 
 
+# ---------------------------------------------------------------- tiers
+
+# The suite's tiers, read from what a test needs: `class` tests need the demo class graded (the
+# session's longest fixture), `course` tests a course nbgrader generated or the TA's own venv;
+# every other test is `fast` (`pytest -m fast`: the loop while changing the package).
+CLASS_FIXTURES = {"graded_class", "classic_graded_class"}
+COURSE_FIXTURES = {"built_course", "classic_course", "other_numerics_course", "ta_python", "ta_user"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by these marks
+def pytest_collection_modifyitems(items):
+    for item in items:
+        params = getattr(item, "callspec", None)  # (GENERATED names its course fixture)
+        needs = set(item.fixturenames) | {v for v in (params.params.values() if params else ()) if isinstance(v, str)}
+        explicit = {mark.name for mark in item.iter_markers()} & {"class", "course"}
+        if needs & CLASS_FIXTURES:
+            item.add_marker("class")
+        elif needs & COURSE_FIXTURES or explicit:
+            item.add_marker("course")
+        else:
+            item.add_marker("fast")
+
+
 # ---------------------------------------------------------------- a notebook in memory
 
 def course_cell(source, grade_id, points=None, tags=()):

@@ -299,7 +299,7 @@ def test_ctrl_c_leaves_a_consistent_gradebook_and_the_next_run_finishes(small_cl
         assert db.execute("pragma integrity_check").fetchone() == ("ok",)
     rest = grade_class(small_class, out=lambda line: None)
     assert set(rest) == {s for s in ("s1", "s2", "s3") if statuses.get(s) != "graded"}
-    assert {e["status"] for e in rest.values()} == {"ok"}
+    assert {e["status"] for e in rest.values()} == {"ok"}, {s: outcome(small_class, s)["reasons"] for s in rest}
 
 
 def _processes_under(root):

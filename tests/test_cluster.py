@@ -37,6 +37,8 @@ PICKED = [s for s in STUDENTS if s["id"] in CHOSEN]
 EXPECTED = {s["id"]: s for s in PICKED}
 # The demo's limits, as `graded_class` graded them (the same CSV needs the same limits).
 LIMITS = limits(SETTINGS)
+# real servers and gradings, even where no fixture of a generated course is used
+pytestmark = pytest.mark.course
 CLI_LIMITS = ["--cell-timeout", str(SETTINGS["cell_timeout"]),
               "--time-budget", str(SETTINGS["time_budget"])]
 # The cluster's kernels run as uids of their own (the course's SandboxedKernelManager.uid_base,

@@ -211,6 +211,7 @@ def test_the_dataset_setting_defaults_to_the_bundled_file(tmp_path):
     assert (course.folder("source") / "dataset.txt").read_text() == "football.npz\n"
 
 
+@pytest.mark.course  # builds the course twice
 @pytest.mark.parametrize("numerics", [{}, OTHER_NUMERICS], ids=["this-machine", "other-numerics"])
 def test_nnlab_release_leaves_the_committed_course_unchanged(tmp_path, monkeypatch, numerics):
     """What keeps `git status` clean after `make demo` on any machine: regenerating the committed

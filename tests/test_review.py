@@ -26,8 +26,14 @@ LOOK = "import inspect\nprint(inspect.signature(batchnorm_forward))"
 
 @pytest.fixture(scope="module")
 def course(built_course, tmp_path_factory):
-    """A copy of the built course with one submission whose batchnorm points are held, graded."""
-    course = released_copy(built_course, tmp_path_factory.mktemp("review"))
+    """A copy of the built course with one submission whose batchnorm points are held, graded
+    (shared by the tests of this module, in their order)."""
+    return held_submission(built_course, tmp_path_factory.mktemp("review"))
+
+
+def held_submission(built_course, folder):
+    """A released copy in `folder` with STUDENT graded: batchnorm's points held."""
+    course = released_copy(built_course, folder)
     fill_on_time(course, [DEMO / "students" / "regularization" / "classic.py",
                           DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
     damage.insert_cell(course.submission(STUDENT), "batchnorm", "batchnorm_forward", LOOK)
@@ -125,13 +131,8 @@ def test_a_decision_can_be_changed_and_a_tas_own_score_survives_it(course, capsy
 
 
 def graded_with_a_hold(built_course, tmp_path):
-    """A released copy with STUDENT graded: batchnorm's points held."""
-    course = released_copy(built_course, tmp_path)
-    fill_on_time(course, [DEMO / "students" / "regularization" / "classic.py",
-                          DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
-    damage.insert_cell(course.submission(STUDENT), "batchnorm", "batchnorm_forward", LOOK)
-    grade_class(course, students=[STUDENT], out=lambda line: None)
-    return course
+    """A course of its own for one test (see `held_submission`)."""
+    return held_submission(built_course, tmp_path)
 
 
 def set_by_ta(course, cell, score):

@@ -17,7 +17,8 @@ from multiprocessing.connection import wait
 from traitlets.config import Config
 
 from ..course import CourseError
-from .submission import grading_process, submissions
+from ..course import counted
+from .submission import grading_process
 from .intake import digest
 from .late import apply_due_date
 from .ledger import Ledger, course_key
@@ -53,7 +54,7 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
     keys = {s: f"{digest(course.submission(s))}:{key}" for s in (students or everyone)}
     todo = [s for s in keys if force or ledger.stale(s, keys[s])]
     if len(todo) < len(keys):
-        out(f"{submissions(len(keys) - len(todo))} unchanged since their last grading "
+        out(f"{counted(len(keys) - len(todo), 'submission')} unchanged since their last grading "
             f"(--force grades them again)")
     if not todo:
         return {}
@@ -63,7 +64,7 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
             on_cluster.run(course, todo, keys, address, ledger, config, out, report, results)
         else:
             jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-            out(f"grading {submissions(len(todo))}, {jobs} at a time")
+            out(f"grading {counted(len(todo), 'submission')}, {jobs} at a time")
             _run(course, todo, keys, jobs, ledger, config, report, results)
     except KeyboardInterrupt:
         out(f"\ninterrupted: {len(results)} graded, {len(todo) - len(results)} not graded "

@@ -37,7 +37,8 @@ from ..course import Course, CourseError, error_line
 from ..results.outcome import outcome
 from . import transfer
 from .sandbox import SandboxUnavailable, check_sandbox
-from .submission import grading_process, submissions
+from ..course import counted
+from .submission import grading_process
 
 try:
     from distributed import WorkerPlugin
@@ -68,7 +69,7 @@ def run(course, todo, keys, address, ledger, config, out, report, results):
     client = connect(address)
     try:
         slots = _usable_threads(client, config.GuardedExecute.sandbox, out)
-        out(f"grading {submissions(len(todo))} on the Dask cluster at {address} "
+        out(f"grading {counted(len(todo), 'submission')} on the Dask cluster at {address} "
             f"({slots} workers' threads)")
         _grade_all(client, address, course, todo, keys, ledger, config, slots, report, results)
     finally:

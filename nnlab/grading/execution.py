@@ -276,8 +276,9 @@ class GuardedExecute(Execute):
         except ConnectionError:  # closed: the answer reads the end of the stream
             pass
         await asyncio.wait({answer, serving}, return_when=asyncio.FIRST_COMPLETED)
-        if answer.done() and not answer.exception() and answer.result().endswith(b"\n"):
-            return answer_text(answer.result())
+        text = answer_text(answer.result()) if answer.done() and not answer.exception() else None
+        if text is not None:
+            return text
         answer.cancel()
         self._socket = None
         writer.close()

@@ -100,9 +100,9 @@ class RecordOutcome(NbGraderPreprocessor):
             gradebook.db.commit()
             review.apply_hold(gradebook, notebook, held, record["fingerprint"])
             penalty = notebook.late_submission_penalty or 0.0
-        root = Path(CourseDirectory(config=self.config).root)
-        write_record(root, ids["student"], ids["notebook"], record)
-        discard_feedback(root, ids["assignment"], ids["student"], [ids["notebook"]])
+        coursedir = CourseDirectory(config=self.config)
+        write_record(Path(coursedir.root), ids["student"], ids["notebook"], record)
+        discard_feedback(coursedir, ids["assignment"], ids["student"], [ids["notebook"]])
         nb.metadata[KEY] = {"token": token}
         note = grader_note(record, penalty)
         if note:

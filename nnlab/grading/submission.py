@@ -80,6 +80,3 @@ def grading_process(course, student, config, sender):
     sender.close()
     os._exit(0)  # skip the parent's atexit handlers, inherited by fork
 
-
-def submissions(count):
-    return f"{count} submission{'s' * (count != 1)}"

@@ -44,11 +44,12 @@ def serve_code(path):
 
 
 def answer_text(line):
-    """The kernel's answer to one request, a line read from the socket; Unanswered if it is
-    unusable. The channel's JSON is one line of ASCII: anything else (a kernel whose channel the
-    student replaced) would break the judge's framing."""
+    """The kernel's answer to one request, a line read from the socket; None if the line was cut
+    off (the kernel's end stopped: its request says why); Unanswered if it is unusable. The
+    channel's JSON is one line of ASCII: anything else (a kernel whose channel the student
+    replaced) would break the judge's framing."""
     if not line.endswith(b"\n"):
-        raise Unanswered("the kernel stopped answering")
+        return None
     text = line[:-1]
     if not text.isascii() or b"\r" in text:
         raise Unanswered("the kernel's answer could not be read")

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (after choosing the file-only backend)
 
+from ..course import counted  # noqa: E402
 from .export import class_rows, graded_cells  # noqa: E402
 from .outcome import STATUSES, UNGRADED  # noqa: E402
 
@@ -93,8 +94,8 @@ def _page(course, rows, graded, rates, left_out):
 {_unconfined(rows)}
 {_held(rows)}
 <p>Hardest test cells: {_e(", ".join(f"{c} ({100 * rates[c]:.0f}%)" for c in hardest)) or "-"}.
-Pass rates count {_count(len(graded), "graded submission")}; they leave out {len(rows) - len(graded)}
-not graded (yet) and {_count(left_out, "notebook")} whose points are held for review.</p>
+Pass rates count {counted(len(graded), "graded submission")}; they leave out {len(rows) - len(graded)}
+not graded (yet) and {counted(left_out, "notebook")} whose points are held for review.</p>
 <h2>Scores</h2><img src="scores.png" alt="histogram of the total scores">
 <h2>Test cells</h2><img src="cells.png" alt="pass rate of every test cell">
 <h2>Submissions that need a look ({len(attention)})</h2>
@@ -103,10 +104,6 @@ not graded (yet) and {_count(left_out, "notebook")} whose points are held for re
 {_table(rows, reasons=False)}
 </body></html>
 """
-
-
-def _count(number, noun):
-    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def _unconfined(rows):

@@ -262,7 +262,7 @@ def review_command(course, student, accept, reject, notebooks=None, out=print):
             except LookupError as error:
                 out(f"nnlab review: {error}")
                 return 1
-            discard_feedback(course.root, course.assignment, student, decided)  # "under review"
+            discard_feedback(course.coursedir(), course.assignment, student, decided)  # "under review"
             out(f"{student}: {', '.join(decided)} {'accepted' if accept else 'rejected'}; "
                 f"generate the feedback again (`nnlab feedback {student}`)")
             return 0
