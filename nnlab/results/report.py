@@ -1,5 +1,6 @@
 """`nnlab report`: reports/index.html with a class summary, and its plots as PNG files."""
 import html
+import time
 from collections import Counter
 
 import matplotlib
@@ -9,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402 (after choosing the file-only back
 
 from .export import class_rows, graded_cells  # noqa: E402
 from .outcome import STATUSES, UNGRADED  # noqa: E402
+from .similarity import NEVER_A_GRADE, read_summary  # noqa: E402
 
 
 def write_report(course):
@@ -21,7 +23,7 @@ def write_report(course):
     rates, left_out = pass_rates(graded, graded_cells(course, tests_only=True))
     _bars(rates, folder / "cells.png")
     page = folder / "index.html"
-    page.write_text(_page(course, rows, graded, rates, left_out))
+    page.write_text(_page(course, rows, graded, rates, left_out) + _similarity(folder))
     return page
 
 
@@ -101,8 +103,22 @@ not graded (yet) and {_count(left_out, "notebook")} whose points are held for re
 {_table(attention, reasons=True)}
 <h2>All students</h2>
 {_table(rows, reasons=False)}
-</body></html>
 """
+
+
+def _similarity(folder):
+    """The section on similar code: what `nnlab similarity` last wrote (comparing the class takes
+    longer than this report, and may use a folder of known solutions only the TA names)."""
+    found = read_summary(folder)
+    if found is None:
+        text = "Not computed yet: run <code>nnlab similarity</code> (see the README)."
+    else:
+        pairs, known, when = found
+        text = (f'<a href="similarity.html">{pairs} pairs of students and {known} students matching a '
+                f"known solution</a> reported by <code>nnlab similarity</code> on "
+                f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(when))}. {_e(NEVER_A_GRADE)}")
+    return f'<h2>Similar code</h2>\n<p class="similarity">{text}</p>\n</body></html>\n'
+
 
 
 def _count(number, noun):
