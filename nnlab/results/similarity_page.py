@@ -82,7 +82,7 @@ lines: what every correct answer shares).</p>
 answers, from 0 (nothing rare in common) to 1 (all of it). A pair is reported for a unit when
 its score is at least that unit's threshold, the larger of {FLOOR} and the median of all the
 class's pairs plus {SPREAD} robust deviations (1.4826 &times; the median absolute deviation), and
-they share at least {MIN_SHARED} weighted fingerprints (about two lines). A known solution counts
+they share at least {MIN_SHARED} weighted fingerprints (about three lines). A known solution counts
 the fingerprints it shares with a student that fewer than {known} students hold (several may
 have pasted it), with the same rule over all student and solution pairs. Pairs are ranked by the
 sum of score / threshold over their reported units.</p>
