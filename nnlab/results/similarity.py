@@ -14,8 +14,10 @@ when its score stands far above the class's own distribution for that unit (`thr
 A report never changes a grade: it only points a TA at code to read.
 """
 import csv
+import functools
 import io
 import math
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -24,7 +26,6 @@ from pathlib import Path
 import nbformat
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
-from pygments import lexers, token
 
 from ..course import CourseError, error_line
 from ..authoring.fill import cell_sources, graded_functions
@@ -53,7 +54,7 @@ class Print:
     prose: CodeFingerprint | None
     prose_at: list  # for each character of the prose stream, its index in `raw`
 
-    @property
+    @functools.cached_property
     def hashes(self):
         return {("c", h) for h in (self.code.hashes if self.code else ())} | \
             {("p", h) for h in (self.prose.hashes if self.prose else ())}
@@ -170,18 +171,14 @@ def _known_text(path):
 
 # ---------------------------------------------------------------- fingerprints
 
-LEXER = lexers.get_lexer_by_name("python")
+# Strings and comments of Python code, found in one pass (a string's "#" is inside its match);
+# pygments would lex the code a second time after copydetect's filter, doubling the cost.
+PROSE = re.compile(r"""[rRbBuUfF]{0,2}(?:\'\'\'[\s\S]*?\'\'\'|\"\"\"[\s\S]*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")|#[^\n]*""")
 
 
 def prose_of_code(code):
-    """The comments and strings of Python code, as one text."""
-    kept = []
-    position = 0
-    for kind, value in LEXER.get_tokens(code):
-        if kind in token.Comment or kind in token.Literal.String:
-            kept.append((position, value))
-        position += len(value)
-    return kept
+    """[(index, text)] of the comments and strings of Python code."""
+    return [(match.start(), match.group()) for match in PROSE.finditer(code)]
 
 
 def normalized(pieces):
@@ -300,9 +297,14 @@ def similarity(course, against=None):
                if _is_answer(unit, reference)}
     limit = common_limit(len(students))
     known_limit = max(limit, math.ceil(KNOWN_SHARE * len(students)))
-    matches, rules, prints, common = [], {}, {}, {}
+    matches, rules, prints, common, done = [], {}, {}, {}, {}
     for unit in sorted(texts, key=_unit_order(references)):
-        prints[unit] = {s: fingerprint(t, unit not in answers, boilerplate) for s, t in texts[unit].items()}
+        prints[unit] = {}
+        for student, text in texts[unit].items():  # the same text (a cell left as released) once
+            key = (text, unit not in answers)
+            if key not in done:
+                done[key] = fingerprint(text, key[1], boilerplate)
+            prints[unit][student] = done[key]
         scores, counts = pair_scores(prints[unit], limit)
         population = len(prints[unit]) * (len(prints[unit]) - 1) // 2
         median, spread, bar = threshold(scores, population)
