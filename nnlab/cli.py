@@ -1,4 +1,5 @@
-"""Command line: `nnlab release | fill | grade | review | feedback | export | report | demo | dataset`."""
+"""Command line: `nnlab release | fill | grade | review | feedback | export | report | similarity | demo |
+dataset`."""
 import argparse
 import sys
 
@@ -52,6 +53,11 @@ def main(argv=None):
     feedback.add_argument("students", nargs="*", help="student ids (default: every graded one)")
 
     commands.add_parser("report", help="write reports/index.html: class summary and plots")
+
+    similar = commands.add_parser("similarity", help="write reports/similarity.html and .csv: pairs of "
+                                  "students whose code is alike (never changes a grade)")
+    similar.add_argument("--against", metavar="DIR", help="also compare with the known solutions in "
+                         "DIR (.py files and notebooks, searched recursively)")
 
     commands.add_parser("demo", help="build the release, then fill and grade the demo class")
 
@@ -112,6 +118,13 @@ def _run(args):
         from .results.report import write_report
 
         print(write_report(course))
+    elif args.command == "similarity":
+        from .results.similarity import summary, write_similarity
+
+        result, page = write_similarity(course, args.against)
+        print(f"{page}: {summary(result)}")
+        for note in result.notes:
+            print(f"  {note}")
     elif args.command == "demo":
         from .authoring.demo import run_demo
 

@@ -12,6 +12,7 @@ from ..results.feedback import generate_feedback
 from .fill import fill
 from .release import build
 from ..results.report import write_report
+from ..results.similarity import write_similarity
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 
@@ -59,6 +60,7 @@ def run_demo(course, jobs=None):
     grade_class(course, jobs=jobs, force=True, config=limits(settings))
     rows = {row["student"]: row for row in write_csv(course, course.root / "grades.csv")}
     feedback = generate_feedback(course, out=lambda line: None)
+    write_similarity(course, DEMO / "known_solutions")
     print(f"\nwrote {course.root / 'grades.csv'}, {write_report(course)}, and the feedback of "
           f"{len(feedback)} students under {course.root / 'feedback'}\n")
     print_table(students, rows)

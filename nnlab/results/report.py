@@ -1,5 +1,6 @@
 """`nnlab report`: reports/index.html with a class summary, and its plots as PNG files."""
 import html
+import time
 from collections import Counter
 
 import matplotlib
@@ -10,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402 (after choosing the file-only back
 from ..course import counted  # noqa: E402
 from .export import class_rows, graded_cells  # noqa: E402
 from .outcome import STATUSES, UNGRADED  # noqa: E402
+from .similarity import NEVER_A_GRADE, read_summary  # noqa: E402
 
 
 def write_report(course):
@@ -22,7 +24,7 @@ def write_report(course):
     rates, left_out = pass_rates(graded, graded_cells(course, tests_only=True))
     _bars(rates, folder / "cells.png")
     page = folder / "index.html"
-    page.write_text(_page(course, rows, graded, rates, left_out))
+    page.write_text(_page(course, rows, graded, rates, left_out, _similarity(folder)))
     return page
 
 
@@ -69,7 +71,7 @@ def _bars(rates, path):
     plt.close(figure)
 
 
-def _page(course, rows, graded, rates, left_out):
+def _page(course, rows, graded, rates, left_out, similarity):
     counts = Counter(row["status"] for row in rows)
     statuses = list(dict.fromkeys((*STATUSES, *sorted(UNGRADED))))  # worst first, each once
     order = [s for s in statuses if counts[s]]
@@ -102,8 +104,24 @@ not graded (yet) and {counted(left_out, "notebook")} whose points are held for r
 {_table(attention, reasons=True)}
 <h2>All students</h2>
 {_table(rows, reasons=False)}
+{similarity}
 </body></html>
 """
+
+
+def _similarity(folder):
+    """The section on similar code: what `nnlab similarity` last wrote (comparing the class takes
+    longer than this report, and may use a folder of known solutions only the TA names)."""
+    found = read_summary(folder)
+    if found is None:
+        text = "Not computed yet: run <code>nnlab similarity</code> (see the README)."
+    else:
+        pairs, known, when = found
+        text = (f'<a href="similarity.html">{counted(pairs, "pair")} of students and '
+                f'{counted(known, "student")} matching a known solution</a> reported by '
+                f"<code>nnlab similarity</code> on "
+                f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(when))}. {_e(NEVER_A_GRADE)}")
+    return f'<h2>Similar code</h2>\n<p class="similarity">{text}</p>'
 
 
 def _unconfined(rows):
