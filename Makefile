@@ -1,5 +1,5 @@
 # `make demo`: build release/ and solutions/, then grade the bundled demo class.
-# `make test`: the test suite. Both create .venv (with the [cluster] extra) and install the Debian tools they need on first use.
+# `make test`: the test suite; `make check`: its fast tier (no generated course), for the loop while editing. Both create .venv (with the [cluster] extra) and install the Debian tools they need on first use.
 VENV := .venv
 BIN := $(VENV)/bin
 # nbgrader needs alembic (a console script of the venv) on PATH when it creates a gradebook
@@ -7,7 +7,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # Debian packages are installed as root, or through sudo
 APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: demo test release clean-class
+.PHONY: demo test check release clean-class
 
 $(BIN)/.installed: pyproject.toml | /usr/share/doc/python3-venv
 	python3 -m venv $(VENV)
@@ -43,6 +43,9 @@ release: $(BIN)/.installed
 
 test: $(BIN)/.installed /usr/bin/bwrap /usr/bin/chromium /usr/bin/tesseract /usr/share/doc/python3-venv /usr/lib/postgresql
 	$(BIN)/python -m pytest
+
+check: $(BIN)/.installed /usr/bin/bwrap /usr/bin/chromium /usr/bin/tesseract
+	$(BIN)/python -m pytest -m fast
 
 clean-class:
 	rm -rf submitted autograded feedback reports grading gradebook.db grades.csv
