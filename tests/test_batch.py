@@ -121,7 +121,11 @@ def test_feedback_as_a_student_sees_it_in_a_browser(built_course, graded_class, 
     page = built_course.root / "feedback" / student / built_course.assignment / "regularization.html"
     text = page_text(chromium_dom(page.as_uri(), tmp_path))
     assert "np.mean" in text  # the student's own (buggy) code
-    assert "Score:" in text or "score" in text.lower()
+    in_notebook = [score for cell, score in graded_class[student]["scores"].items()
+                   if graded_cells(built_course)[cell] == "regularization"]
+    got, top = (sum(values) for values in zip(*((score or 0.0, most) for score, most in in_notebook)))
+    assert got < top - 1  # the bug's cells scored 0, and the page says how much of the notebook was earned
+    assert f"Score: {round(got, 2)} / {round(top, 2)}" in text, re.findall(r"Score: [^)]*", text)[:3]
     assert "hidden test are not shown" in text
     assert not _leaks(built_course, student, text)
 
@@ -333,7 +337,13 @@ def test_commands_survive_class_data_removed_since_grading(small_class, capsys):
     assert "Traceback" not in captured.out + captured.err
     assert "s1: no feedback" in captured.out and "s2: no feedback" in captured.out
     assert main(["--course", str(small_class.root), "export"]) == 0
+    with open(small_class.root / "grades.csv", newline="") as handle:
+        exported = {row["student"]: row for row in csv.DictReader(handle)}
+    assert {s: row["status"] for s, row in exported.items()} == dict.fromkeys(["s1", "s2", "s3"], "not graded")
+    assert all("run nnlab grade" in row["reasons"] and row["total"] == "" for row in exported.values())
     assert main(["--course", str(small_class.root), "report"]) == 0
+    page = (small_class.root / "reports" / "index.html").read_text()
+    assert all(f"<td>{s}</td><td>not graded</td>" in page for s in exported)
 
 
 def test_unknown_student_is_an_error_and_nothing_is_written(small_class, capsys):

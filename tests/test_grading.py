@@ -200,15 +200,26 @@ def test_hostile_student_scores_no_more_than_blank_where_it_did_not_solve(built_
 
 
 def test_grading_left_source_submissions_and_gradebook_intact(built_course, graded_class):
-    """No hostile student changed source/, another submission, or a grade in the gradebook."""
+    """No hostile student changed source/, another submission, or a grade in the gradebook: every
+    test cell's autograded score is the one nbgrader gives the cell of the autograded notebook."""
     from conftest import files_under
     from nbgrader.api import Gradebook
+    from nbgrader.utils import determine_grade, is_grade
 
     assert files_under(built_course.folder("source"), built_course.root / "submitted") == graded_class.before
+    compared = 0
     with Gradebook(built_course.db_url) as gradebook:
         for student in graded_class:
             for notebook in gradebook.find_submission(built_course.assignment, student).notebooks:
-                assert all((g.auto_score or 0) <= g.max_score for g in notebook.grades)
+                path = built_course.root / "autograded" / student / built_course.assignment / f"{notebook.name}.ipynb"
+                if not path.is_file():  # a notebook nbgrader could not grade
+                    continue
+                cells = {cell.metadata["nbgrader"]["grade_id"]: cell for cell in nbformat.read(path, as_version=4).cells
+                         if is_grade(cell) and cell.cell_type == "code"}
+                stored = {g.name: g.auto_score for g in notebook.grades if g.name in cells}
+                assert stored == {name: determine_grade(cell)[0] for name, cell in cells.items()}, (student, notebook.name)
+                compared += len(stored)
+    assert compared > 27 * len(graded_class) // 2  # most students' notebooks were compared
 
 
 def test_files_of_the_grading_stay_the_graders(graded_class, ta_user):

@@ -1,6 +1,7 @@
 """What travels between the course and a cluster worker: files, the assignment's definition, a
 student's rows, written in one transaction."""
 import pytest
+from sqlalchemy.exc import CompileError
 from nbgrader.api import Gradebook
 
 from nnlab.grading import transfer
@@ -59,7 +60,7 @@ def test_a_failed_write_leaves_the_old_grades(db_url):
     """The second write fails after its grades were flushed: none of it is kept."""
     with Gradebook(db_url) as gradebook:
         transfer.write_student_rows(gradebook, "a1", "s1", rows(2.0, 0.5))
-        with pytest.raises(Exception):
+        with pytest.raises(CompileError, match="no_such_column"):  # the review rows, written last
             transfer.write_student_rows(gradebook, "a1", "s1", rows(0.0, 1.0, [{"no_such_column": 1}]))
     with Gradebook(db_url) as gradebook:
         assert transfer.student_rows(gradebook, "a1", "s1") == rows(2.0, 0.5)
