@@ -63,7 +63,7 @@ from nnlab.grading.late import keep_penalties_current  # noqa: E402
 
 keep_penalties_current(c)
 # A score a TA sets on a held or decided cell (also a 0) is the TA's: no review decision changes it.
-from nnlab.results.review import keep_tas_scores  # noqa: E402
+from nnlab.grading.review import keep_tas_scores  # noqa: E402
 
 keep_tas_scores()
 

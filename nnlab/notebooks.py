@@ -1,4 +1,5 @@
-"""Executing notebooks with nbclient, reading what their cells printed, parsing their code."""
+"""Executing notebooks with nbclient, reading what their cells printed, parsing their code and
+finding the graded functions in it."""
 import ast
 import os
 from contextlib import contextmanager
@@ -7,6 +8,8 @@ from pathlib import Path
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 from nbclient import NotebookClient
+
+from .course import CourseError
 
 
 def execute(path, env=None, timeout=300):
@@ -72,3 +75,66 @@ def parse_cell(source):
         return ast.parse(TransformerManager().transform_cell(source))
     except SyntaxError:
         return None
+
+
+# ---------------------------------------------------------------- the functions of a student's code
+
+def graded_functions(notebook):
+    """{function name: cell} for the solution cells of a notebook that hold one `def`."""
+    found = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            defs = [n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef)]
+            if len(defs) == 1:
+                found[defs[0].name] = cell
+    return found
+
+
+def cell_sources(text, filename="<functions>"):
+    """{function name: cell source} for every top-level function of `text`, each source holding
+    the file's imports, then the helpers the function uses (transitively), then the function."""
+    try:
+        tree = ast.parse(text, filename)
+    except SyntaxError as error:
+        raise CourseError(f"{filename}:{error.lineno}: syntax error: {error.msg}") from None
+    imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    named = {name: node for node in tree.body for name in _defined_names(node)}
+    sources = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            parts = imports + _helpers(node, named) + [node]
+            sources[node.name] = "\n\n".join(ast.get_source_segment(text, n) for n in parts)
+    return sources, _used_names(tree, named)
+
+
+def _defined_names(node):
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, ast.Assign):
+        return [t.id for t in node.targets if isinstance(t, ast.Name)]
+    return []
+
+
+def _helpers(function, named):
+    """Top-level definitions reached from `function`'s body, in file order, without itself."""
+    seen, todo = set(), [function]
+    while todo:
+        for name in _names(todo.pop()):
+            if name in named and name not in seen and named[name] is not function:
+                seen.add(name)
+                todo.append(named[name])
+    ordered = [node for node in named.values() if any(n in seen for n in _defined_names(node))]
+    return list(dict.fromkeys(ordered))
+
+
+def _names(node):
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _used_names(tree, named):
+    """Names of top-level definitions that some other top-level function refers to."""
+    used = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            used |= {n for n in _names(node) if n in named and n != node.name}
+    return used

@@ -24,7 +24,7 @@ from nnlab.grading.ledger import course_key
 from nnlab.course import Course, CourseError
 from nnlab.authoring.demo import manifest
 from nnlab.results.export import graded_cells, write_csv
-from nnlab.results.outcome import outcome
+from nnlab.grading.outcome import outcome
 from nnlab.results import feedback
 from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import pass_rates, write_report

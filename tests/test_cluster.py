@@ -22,7 +22,7 @@ from nnlab.authoring.demo import limits, make_class, manifest
 from nnlab.course import Course, CourseError
 from nnlab.grading.batch import grade_class
 from nnlab.grading.sandbox import processes_of
-from nnlab.results import review
+from nnlab.grading import review
 from nnlab.results.export import write_csv
 from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import write_report

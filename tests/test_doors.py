@@ -31,9 +31,10 @@ from nnlab.grading.batch import grade_class
 from nnlab.authoring.demo import DEMO, earned, manifest
 from nnlab.autograde import nbgrader_command
 from nnlab.results.export import write_csv
-from nnlab.authoring.fill import cell_sources, fill, graded_functions
+from nnlab.authoring.fill import fill
+from nnlab.notebooks import cell_sources, graded_functions
 from nnlab.grading.ledger import course_key
-from nnlab.results.outcome import outcome
+from nnlab.grading.outcome import outcome
 from nnlab.authoring import damage
 from nnlab.cli import main
 

@@ -12,7 +12,7 @@ from nnlab.authoring.demo import DEMO, limits, manifest
 from nnlab.cli import main
 from nnlab.grading.batch import grade_class
 from nnlab.results.export import graded_cells, write_csv
-from nnlab.results.outcome import duration, outcome
+from nnlab.grading.outcome import duration, outcome
 from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import write_report
 

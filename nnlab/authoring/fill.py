@@ -4,7 +4,6 @@ Each graded cell of the release whose function the file defines gets that defini
 the file's imports and by the helpers (functions, constants) it uses; every other cell is left as
 released. The result is written to submitted/<student>/<assignment>/ with a timestamp.txt.
 """
-import ast
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -13,69 +12,9 @@ from pathlib import Path
 import nbformat
 
 from ..course import CourseError
+from ..notebooks import cell_sources, graded_functions
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
-
-
-def graded_functions(notebook):
-    """{function name: cell} for the solution cells of a notebook that hold one `def`."""
-    found = {}
-    for cell in notebook.cells:
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-            defs = [n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef)]
-            if len(defs) == 1:
-                found[defs[0].name] = cell
-    return found
-
-
-def cell_sources(text, filename="<functions>"):
-    """{function name: cell source} for every top-level function of `text`, each source holding
-    the file's imports, then the helpers the function uses (transitively), then the function."""
-    try:
-        tree = ast.parse(text, filename)
-    except SyntaxError as error:
-        raise CourseError(f"{filename}:{error.lineno}: syntax error: {error.msg}") from None
-    imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    named = {name: node for node in tree.body for name in _defined_names(node)}
-    sources = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            parts = imports + _helpers(node, named) + [node]
-            sources[node.name] = "\n\n".join(ast.get_source_segment(text, n) for n in parts)
-    return sources, _used_names(tree, named)
-
-
-def _defined_names(node):
-    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-        return [node.name]
-    if isinstance(node, ast.Assign):
-        return [t.id for t in node.targets if isinstance(t, ast.Name)]
-    return []
-
-
-def _helpers(function, named):
-    """Top-level definitions reached from `function`'s body, in file order, without itself."""
-    seen, todo = set(), [function]
-    while todo:
-        for name in _names(todo.pop()):
-            if name in named and name not in seen and named[name] is not function:
-                seen.add(name)
-                todo.append(named[name])
-    ordered = [node for node in named.values() if any(n in seen for n in _defined_names(node))]
-    return list(dict.fromkeys(ordered))
-
-
-def _names(node):
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-
-
-def _used_names(tree, named):
-    """Names of top-level definitions that some other top-level function refers to."""
-    used = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            used |= {n for n in _names(node) if n in named and n != node.name}
-    return used
 
 
 def fill(course, functions_files, student, timestamp=None, force=False):

@@ -1,2 +1,2 @@
 """Grading: intake, the course's nbgrader steps, guarded sandboxed execution, tampering
-checks, the batch, its ledger and the late policy."""
+checks, points held for review, each student's outcome, the batch, its ledger and the late policy."""

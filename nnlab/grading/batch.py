@@ -22,7 +22,7 @@ from .submission import grading_process
 from .intake import digest
 from .late import apply_due_date
 from .ledger import Ledger, course_key
-from ..results.outcome import STATUSES, submitted_students
+from .outcome import STATUSES, submitted_students
 from .sandbox import SandboxUnavailable, check_sandbox
 from . import cluster as on_cluster
 

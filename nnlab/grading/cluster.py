@@ -34,7 +34,7 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 
 from ..course import Course, CourseError, error_line
-from ..results.outcome import outcome
+from .outcome import outcome
 from . import transfer
 from .sandbox import SandboxUnavailable, check_sandbox
 from ..course import counted

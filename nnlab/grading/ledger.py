@@ -71,7 +71,8 @@ GRADING_SECTIONS = ("Autograde", "Execute", "GuardedExecute", "SandboxedKernelMa
 
 
 # The package's code that decides a grade: a new grading rule regrades the class.
-GRADING_CODE = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "results" / "review.py")
+# the code that decides a grade: the course's steps and what they use, and the judge
+GRADING_CODE = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "judge")
 
 
 def course_key(course):

@@ -35,7 +35,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_solution
 
 from ..course import discard_feedback
-from ..results import review
+from . import review
 from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, keep_experiment_outputs, release_folder, repair
 from .late import keep_due_date
 from .tampering import scan, top_level_names

@@ -17,7 +17,7 @@ from traitlets.config import Config
 
 from ..course import error_line
 from ..grading import intake
-from ..results.outcome import outcome
+from .outcome import outcome
 from .execution import kill_kernels
 from .steps import write_record
 

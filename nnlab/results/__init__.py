@@ -1,2 +1,2 @@
-"""Results: each student's outcome, feedback, the CSV export, the class report and the
-review of held points."""
+"""Results: views that only read what grading decided: feedback, the CSV export, the class
+report, and the similarity report."""

@@ -6,7 +6,7 @@ import nbformat
 from nbgrader.utils import is_grade, is_task
 
 from ..grading.ledger import Ledger
-from .outcome import class_students, outcome
+from ..grading.outcome import class_students, outcome
 
 HELD = "held"  # what the CSV shows for points held for review, instead of a number
 

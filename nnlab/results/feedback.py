@@ -29,8 +29,8 @@ from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
 from ..grading.ledger import Ledger
 from ..grading.steps import is_grader_note
-from . import review
-from .outcome import class_students, graded_students
+from ..grading import review
+from ..grading.outcome import class_students, graded_students
 
 REMOVED = "[a line of a hidden test was removed here]"
 KEPT_DATA = ("text/plain", "image/png", "image/jpeg")

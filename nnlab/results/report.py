@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402 (after choosing the file-only back
 
 from ..course import counted  # noqa: E402
 from .export import class_rows, graded_cells  # noqa: E402
-from .outcome import STATUSES, UNGRADED  # noqa: E402
+from ..grading.outcome import STATUSES, UNGRADED  # noqa: E402
 from .similarity import NEVER_A_GRADE, read_summary  # noqa: E402
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from copydetect import CodeFingerprint, compare_files
 
 from ..course import CourseError, counted, error_line
-from ..authoring.fill import cell_sources, graded_functions
+from ..notebooks import cell_sources, graded_functions
 from ..grading import intake
 from ..notebooks import cell_id
 

@@ -8,12 +8,12 @@ autograded copy was written by a grading without the course's steps is said to b
 """
 from nbgrader.api import Gradebook, MissingEntry
 
-from ..results import review
-from ..grading.execution import BUSY
-from ..grading.intake import survey
-from ..grading.late import Deadline
-from ..grading.ledger import INTERRUPTED, RUNNING, Ledger
-from ..grading.steps import autograded_token, read_record
+from . import review
+from .execution import BUSY
+from .intake import survey
+from .late import Deadline
+from .ledger import INTERRUPTED, RUNNING, Ledger
+from .steps import autograded_token, read_record
 
 # Worst first: the status of a submission is that of its worst finding.
 STATUSES = ("failed", BUSY, "flagged", "incomplete", "warning", "late", "ok")
