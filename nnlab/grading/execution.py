@@ -33,6 +33,7 @@ import secrets
 import shutil
 import signal
 import tempfile
+import time
 from pathlib import Path
 from time import monotonic
 
@@ -58,8 +59,11 @@ SAMPLE_SECONDS = 0.2  # how often a running cell's kernel time is read
 ANSWER_LIMIT = 1 << 31  # bytes of one answer line from the kernel (arrays of megabytes cross)
 NOT_RE_RUN = ("[Your notebook's own output, as you submitted it: this experiment earns no points and "
               "was not run again at grading.]\n")
-# Process groups of the kernels started in this process, for `kill_kernels`.
+# Process groups of the running kernels started in this process, and their judges, for
+# `kill_kernels`; how long it waits for them to be gone.
 KERNEL_GROUPS = set()
+JUDGES = set()
+KILL_WAIT = 5.0
 
 
 class GuardedExecute(Execute):
@@ -120,6 +124,8 @@ class GuardedExecute(Execute):
         self._kept = {}  # cell index -> bytes of output kept
         # the judge's process: started now, it imports the course's code while the kernel starts
         self._judge = Judge.start(self._course_files)
+        JUDGES.add(self._judge)
+        self._group = None  # the kernel's process group, once it started
         self._channel = False  # whether the channel's end is installed in the kernel
         self._socket = None  # (reader, writer, the serving request's reply) during a test cell
         self._defined = 0  # cells before this index gave the judge their definitions
@@ -132,8 +138,19 @@ class GuardedExecute(Execute):
         finally:  # for steps.RecordOutcome
             if self._judge is not None:
                 self._judge.kill()
+                JUDGES.discard(self._judge)
+            KERNEL_GROUPS.discard(self._group)  # shut down by nbclient by now
             resources["nnlab"] = {"events": self.events, "sandbox": self.sandbox,
                                   "confinement": self.confinement or ""}
+
+    async def async_start_new_kernel(self, **kwargs):
+        """Start the kernel, its process group known from now on: a batch stopped before its
+        first cell kills it too."""
+        await super().async_start_new_kernel(**kwargs)
+        self._group = self.km.provisioner.pgid
+        KERNEL_GROUPS.add(self._group)
+
+    start_new_kernel = run_sync(async_start_new_kernel)  # nbclient binds its own otherwise
 
     def _get_timeout(self, cell):
         """The wall-clock backstop of a cell, within the notebook's."""
@@ -164,7 +181,6 @@ class GuardedExecute(Execute):
         if self._stopped is not None:
             cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
             return cell
-        KERNEL_GROUPS.add(self.km.provisioner.pgid)
         self.confinement = getattr(self.km, "confinement", None)
         judged = is_grade(cell)
         self._cell_index = cell_index
@@ -452,13 +468,21 @@ class GuardedExecute(Execute):
 
 
 def kill_kernels(*_):
-    """Kill every kernel this process started, with whatever they forked (used when the batch
-    stops this process)."""
-    for group in KERNEL_GROUPS:
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    """Kill every kernel this process started, with whatever they forked, and its judges; return
+    once they are gone (within KILL_WAIT seconds): used when the batch stops this process, which
+    must not leave a kernel to the next run."""
+    for judge in list(JUDGES):
+        judge.kill()
+    groups = set(KERNEL_GROUPS)
+    deadline = monotonic() + KILL_WAIT
+    while groups and monotonic() < deadline:
+        for group in list(groups):
+            try:
+                os.killpg(group, signal.SIGKILL)  # also those forked since the last round
+            except (ProcessLookupError, PermissionError):  # gone (reaped), or never ours
+                groups.discard(group)
+        if groups:
+            time.sleep(0.02)
 
 
 def _error_message(text, ename):
