@@ -25,6 +25,7 @@ a notebook stopped by one is the machine's doing: it is graded again once, and i
 stops it again, its record says "busy" and no cell after the stop is charged to the student.
 """
 import asyncio
+import contextlib
 import copy
 import json
 import os
@@ -33,9 +34,8 @@ import secrets
 import shutil
 import signal
 import tempfile
-import time
 from pathlib import Path
-from time import monotonic
+from time import monotonic, sleep
 
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -481,8 +481,11 @@ def kill_kernels(*_):
                 os.killpg(group, signal.SIGKILL)  # also those forked since the last round
             except (ProcessLookupError, PermissionError):  # gone (reaped), or never ours
                 groups.discard(group)
+            with contextlib.suppress(ChildProcessError):  # a dead child stays in its group
+                while os.waitpid(-group, os.WNOHANG)[0]:  # until this process reaps it
+                    pass
         if groups:
-            time.sleep(0.02)
+            sleep(0.02)
 
 
 def _error_message(text, ename):
