@@ -34,6 +34,31 @@ def discard_feedback(coursedir, assignment, student, notebooks):
         (folder / f"{notebook}.html").unlink(missing_ok=True)
 
 
+GRADEBOOK_PATIENCE = 120  # seconds a process waits for another's write to an SQLite gradebook
+_patient = False
+
+
+def wait_for_the_gradebook():
+    """Make every SQLite connection of this process wait up to GRADEBOOK_PATIENCE for another
+    process's write (SQLite's own default is 5 s: on a busy machine, a grader opening the
+    gradebook while another commits failed with "error accessing the nbgrader database").
+    nbgrader_config.py calls this in every nbgrader process."""
+    global _patient
+    if _patient:
+        return
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def patient(connection, _record):
+        if isinstance(connection, sqlite3.Connection):
+            connection.execute(f"PRAGMA busy_timeout = {GRADEBOOK_PATIENCE * 1000}")
+
+    event.listen(Engine, "connect", patient)
+    _patient = True
+
+
 def counted(number, noun):
     """"1 notebook", "3 notebooks"."""
     return f"{number} {noun}{'s' * (number != 1)}"

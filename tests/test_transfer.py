@@ -77,3 +77,30 @@ def test_files_pack_and_unpack_without_links_or_escapes(tmp_path):
     assert (tmp_path / "copy" / "a" / "b" / "f.txt").read_text() == "x"
     with pytest.raises(ValueError, match="outside"):
         transfer.unpack({"../evil": b""}, tmp_path / "copy")
+
+
+def test_a_grader_waits_for_another_ones_write_longer_than_sqlites_5_s(db_url):
+    """Another process holds the gradebook's write lock for 6 s (a commit on a busy machine):
+    opening and writing the gradebook waits for it, as nbgrader_config.py makes every nbgrader
+    process do, instead of failing with "error accessing the nbgrader database"."""
+    import sqlite3
+    import threading
+    import time
+
+    from nnlab.course import wait_for_the_gradebook
+
+    wait_for_the_gradebook()
+    other = sqlite3.connect(db_url.removeprefix("sqlite:///"), check_same_thread=False)
+    other.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(6, other.commit)
+    release.start()
+    started = time.monotonic()
+    try:
+        with Gradebook(db_url) as gradebook:
+            transfer.write_student_rows(gradebook, "a1", "s1", rows(2.0, 0.5))
+    finally:
+        release.join()
+        other.close()
+    assert time.monotonic() - started >= 5.5  # it did wait for the lock
+    with Gradebook(db_url) as gradebook:
+        assert transfer.student_rows(gradebook, "a1", "s1") == rows(2.0, 0.5)
