@@ -30,6 +30,7 @@ from copydetect import CodeFingerprint, compare_files
 from ..course import CourseError, counted, error_line
 from ..notebooks import cell_sources, graded_functions
 from ..grading import intake
+from ..grading.outcome import submitted_students
 from ..notebooks import cell_id
 
 CODE_K = 20  # characters of filtered code per fingerprint: about two short statements
@@ -286,7 +287,7 @@ def similarity(course, against=None):
     functions = {name: notebook for notebook, (reference, _) in references.items()
                  for name in graded_functions(reference)}
     known, notes = known_units(against, functions) if against else ({}, [])
-    texts, students = defaultdict(dict), _students(course)
+    texts, students = defaultdict(dict), submitted_students(course)
     for student in students:
         units, skipped = submission_units(course, student, {k: v[0] for k, v in references.items()})
         notes += skipped
@@ -322,11 +323,6 @@ def similarity(course, against=None):
                         if score >= known_bar and amount >= MIN_SHARED]
         common[unit] = counts
     return Result(rank(matches), rules, notes, len(students), prints, common, (limit, known_limit))
-
-
-def _students(course):
-    folder = course.root / "submitted"
-    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
 
 def _unit_order(references):
