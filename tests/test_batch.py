@@ -25,6 +25,7 @@ from nnlab.course import Course, CourseError
 from nnlab.authoring.demo import manifest
 from nnlab.results.export import graded_cells, write_csv
 from nnlab.grading.outcome import outcome
+from nnlab.grading.steps import read_record
 from nnlab.results import feedback
 from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import pass_rates, write_report
@@ -108,8 +109,8 @@ def test_the_tas_note_is_in_the_autograded_notebook_and_not_in_feedback(built_co
     students = ["hostile_network", "late"]
     assert generate_feedback(built_course, students, out=lambda line: None) == students
     for student in students:
-        for page in (built_course.root / "feedback" / student / built_course.assignment).glob("*.html"):
-            assert "Note for the TA" not in page.read_text()
+        pages = sorted((built_course.root / "feedback" / student / built_course.assignment).glob("*.html"))
+        assert len(pages) == 2 and not any("Note for the TA" in page.read_text() for page in pages)
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is installed by `make test`")
@@ -274,6 +275,19 @@ def test_a_submission_the_machine_keeps_stopping_is_busy_and_graded_again_later(
     assert row["status"] == "busy" and row["total"] is None
     assert any("machine busy" in reason and "not charged" in reason for reason in row["reasons"])
     assert any("`nnlab grade s1`" in reason for reason in row["reasons"])
+    # what formgrader shows: the notebooks flagged, with a note that their 0s are not the student's
+    autograded = sorted((small_class.root / "autograded" / "s1" / small_class.assignment).glob("*.ipynb"))
+    busy = {path.stem: any(e["kind"] == "busy" for e in read_record(small_class.root, "s1", path.stem)["events"])
+            for path in autograded}
+    assert len(busy) == 2 and busy["regularization"]  # the notebook of the three trainings
+    for path in autograded:
+        note = nbformat.read(path, as_version=4).cells[0].source
+        told = "Not graded: the machine was too busy" in note and "`nnlab grade s1`" in note
+        assert told == busy[path.stem], (path.stem, note[:200])
+    with sqlite3.connect(small_class.root / "gradebook.db") as db:
+        flagged = dict(db.execute("select notebook.name, submitted_notebook.flagged from submitted_notebook "
+                                  "join notebook on notebook.id = submitted_notebook.notebook_id"))
+    assert flagged == busy
     lines = []
     assert grade_class(small_class, students=["s1"], out=lines.append)["s1"]["status"] == "ok"
     assert not any("unchanged" in line for line in lines)

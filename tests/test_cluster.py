@@ -75,10 +75,16 @@ def cluster_class(tmp_path_factory, postgres, dask_cluster):
     course = Course(course.root)
     course.generate_release()
     make_class(course, PICKED)
+    stale = [course.root / "feedback" / student / course.assignment / f"{path.stem}.html"
+             for student in CHOSEN for path in course.notebooks("release")]
+    for page in stale:  # made before this grading: it must not be released after it
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text("stale")
     lines = []
     course.results = grade_class(course, config=LIMITS, cluster=dask_cluster.address,
                                  out=lines.append)
     course.lines = lines
+    course.stale_left = [page for page in stale if page.exists()]
     return course
 
 
@@ -105,6 +111,11 @@ def test_cluster_with_postgres_grades_as_local_grading_with_sqlite(built_course,
         assert row["status"] == EXPECTED[student].get("status", "ok")
         assert float(row["late_penalty"]) == pytest.approx(EXPECTED[student].get("late_penalty", 0))
     assert remote["hostile_neuter_main_checks"]["total"] == "held"
+
+
+def test_grading_on_the_cluster_discards_the_feedback_made_before(cluster_class):
+    """As a local grading does: a page made before a grading (or a hold) is never released."""
+    assert cluster_class.stale_left == []
 
 
 def test_the_review_table_lives_in_postgresql_as_in_sqlite(built_course, graded_class, cluster_class):

@@ -325,8 +325,7 @@ def test_a_term_through_formgrader_alone_from_a_fresh_copy(tmp_path, ta_python):
         click(f"assignment/{course.assignment}/release")
         user.bin = Path(ta_python).parent
         (user.work / "nbgrader_config.py").write_text(  # the student's config, as the README gives it
-            f"c = get_config()\nc.CourseDirectory.course_id = {course.config().CourseDirectory.course_id!r}\n"
-            f"c.Exchange.root = {str(exchange)!r}\n")
+            readme_block("**For students.**", "python").replace("/srv/nbgrader/exchange", str(exchange)))
         user.chown()
         user.run("fetch_assignment", course.assignment)
         fill_solutions(user.work / course.assignment, course)

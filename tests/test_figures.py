@@ -8,7 +8,7 @@ import pytest
 
 from nnlab import notebooks
 from nnlab.authoring.release import fill_notebook
-from nnlab.authoring.roundoff import same_text
+from nnlab.authoring.roundoff import NUMBER, ROUND_OFF_LEVEL, same_text
 
 from conftest import GENERATED, SEED_DATA
 
@@ -85,6 +85,19 @@ def test_batchnorm_solution_prints_the_lab_figures(request, generated, cell_id):
     printed = notebooks.text_output(notebooks.by_id(executed)[cell_id]).splitlines()
     for line in BATCHNORM_FIGURES[cell_id]:
         assert printed_up_to_round_off(line, printed), (line, printed)
+        if cell_id == "check_backward":
+            assert gradient_error_of_the_lab_order(line, printed), (line, printed)
+
+
+def gradient_error_of_the_lab_order(line, printed):
+    """Round-off comparison lets any two values below 1e-8 agree; a gradient check's error is such
+    a value, and FIGURES.md holds it to the lab's order: within a factor of 2 of the lab's (the
+    other forms of x_hat it names give 1e-9 and 1e-12 too, a wrong gradient gives far more)."""
+    label, lab = line.split(":")
+    values = [float(NUMBER.search(other.split(":")[1]).group()) for other in printed
+              if other.split(":")[0] == label]
+    assert float(lab) < ROUND_OFF_LEVEL and len(values) == 1, (line, printed)
+    return 0.5 <= values[0] / float(lab) <= 2
 
 
 @GENERATED

@@ -33,11 +33,10 @@ from pathlib import Path
 from traitlets import Unicode
 from traitlets.config import Configurable
 
-from ..course import Course, CourseError, error_line
+from ..course import Course, CourseError, counted, discard_feedback, error_line
 from .outcome import outcome
 from . import transfer
 from .sandbox import SandboxUnavailable, check_sandbox
-from ..course import counted
 from .submission import grading_process
 
 try:
@@ -181,11 +180,14 @@ def _collect(course, gradebook, student, future):
 
 
 def _write_files(course, student, files):
-    """Replace the student's autograded folder and records with the worker's, keep its log."""
+    """Replace the student's autograded folder and records with the worker's, keep its log; the
+    feedback made from the old ones is stale (the worker discarded only its own copy's)."""
     for folder in (course.root / "autograded" / student,
                    course.root / "grading" / "records" / student):
         shutil.rmtree(folder, ignore_errors=True)
     transfer.unpack(files, course.root)
+    discard_feedback(course.coursedir(), course.assignment, student,
+                     [path.stem for path in course.notebooks("release")])
 
 
 def _stop(client, futures, ledger):

@@ -205,12 +205,11 @@ class GuardedExecute(Execute):
                 self._stop(cell, cell_index, "died", self._limit_message(deadly=True) or "the kernel "
                            "died while running this cell (os._exit, a crash, or a resource limit)")
             return cell
-        except CellTimeoutError:  # an interrupt went unanswered
+        except CellTimeoutError:  # the backstop's interrupt went unanswered
+            # before the kernel spent interrupt_grace of its own time after an interrupt (which
+            # would have made it deaf, above): the machine kept it from answering
             await self._kill_kernel()
-            if self._verdict == "limit":  # the cell's own time was over its limit
-                self._stop(cell, cell_index, "killed", self._deaf_message(budget_bound))
-            else:
-                self._stop(cell, cell_index, BUSY, self._busy_message("the cell's", limit))
+            self._stop(cell, cell_index, BUSY, self._busy_message("the cell's", limit))
             return cell
         finally:
             watch.cancel()

@@ -1,7 +1,8 @@
 """Submission times read exactly from an LMS download (`nbgrader zip_collect`).
 
 nbgrader's own collector hands the `timestamp` group of a file name to dateutil, which guesses:
-"2026-12-04-17-45-10" (Blackboard's form) becomes 17:45 at UTC-10, a time 10 hours off. This
+"2026-12-04-17-45-10" (Blackboard's form) becomes 17:00 at UTC-10 (minutes dropped, seconds read as
+a time zone), a time about 10 hours off. This
 collector reads it with a stated format in the LMS's stated time zone, and refuses a name whose
 time does not fit. A time in the future is reported and not used (the student is graded with no
 submission time, which the status says), and a local time that a daylight-saving change makes

@@ -36,6 +36,7 @@ from nbgrader.utils import is_solution
 
 from ..course import discard_feedback
 from . import review
+from .execution import BUSY
 from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, keep_experiment_outputs, release_folder, repair
 from .late import keep_due_date
 from .tampering import scan, top_level_names
@@ -96,7 +97,7 @@ class RecordOutcome(NbGraderPreprocessor):
         with Gradebook(ids["db_url"]) as gradebook:
             notebook = gradebook.find_submission_notebook(ids["notebook"], ids["assignment"],
                                                           ids["student"])
-            notebook.flagged = bool(findings) or any(e["kind"] == "tampering" for e in events)
+            notebook.flagged = bool(findings) or any(e["kind"] in ("tampering", BUSY) for e in events)
             gradebook.db.commit()
             review.apply_hold(gradebook, notebook, held, record["fingerprint"])
             penalty = notebook.late_submission_penalty or 0.0
@@ -104,16 +105,21 @@ class RecordOutcome(NbGraderPreprocessor):
         write_record(Path(coursedir.root), ids["student"], ids["notebook"], record)
         discard_feedback(coursedir, ids["assignment"], ids["student"], [ids["notebook"]])
         nb.metadata[KEY] = {"token": token}
-        note = grader_note(record, penalty)
+        note = grader_note(record, penalty, ids["student"])
         if note:
             nb.cells.insert(0, new_markdown_cell(note, metadata={KEY: {NOTE: True}}))
         return nb, resources
 
 
-def grader_note(record, penalty):
+def grader_note(record, penalty, student):
     """The markdown a TA reads at the top of the autograded notebook in formgrader ("" if there
     is nothing to say)."""
     lines = []
+    if any(e["kind"] == BUSY for e in record["events"]):
+        lines.append(f"**Not graded: the machine was too busy** (stopped twice by the wall-clock "
+                     f"backstop, not by the student's time limits). The cells it did not run show 0 "
+                     f"here, which is not the student's score: grade it again with `nnlab grade "
+                     f"{student}` (or formgrader's Autograde) when the machine is quieter.")
     if record["held"]:
         lines.append("**Points held for review** (`nnlab review ID --accept | --reject`):")
         lines += [f"- {reason}" for reason in record["held"]]
