@@ -6,6 +6,7 @@ import os
 import re
 import runpy
 import stat
+import subprocess
 
 import nbformat
 import pytest
@@ -17,7 +18,7 @@ from nnlab.results.export import class_rows
 from nnlab import notebooks
 from nnlab.authoring.fill import fill
 
-from conftest import REPO, copy_course, released_copy
+from conftest import REPO, copy_course, files_under, released_copy
 from test_release import secret_lines
 
 SETTINGS, STUDENTS = manifest()
@@ -202,7 +203,6 @@ def test_hostile_student_scores_no_more_than_blank_where_it_did_not_solve(built_
 def test_grading_left_source_submissions_and_gradebook_intact(built_course, graded_class):
     """No hostile student changed source/, another submission, or a grade in the gradebook: every
     test cell's autograded score is the one nbgrader gives the cell of the autograded notebook."""
-    from conftest import files_under
     from nbgrader.api import Gradebook
     from nbgrader.utils import determine_grade, is_grade
 
@@ -220,6 +220,22 @@ def test_grading_left_source_submissions_and_gradebook_intact(built_course, grad
                 assert stored == {name: determine_grade(cell)[0] for name, cell in cells.items()}, (student, notebook.name)
                 compared += len(stored)
     assert compared > 27 * len(graded_class) // 2  # most students' notebooks were compared
+
+
+def test_grading_writes_only_what_git_ignores(built_course, graded_class):
+    """`make demo` leaves `git status` clean: every file grading the class added to the course is
+    one the repository ignores (class data), and it changed no file of source/ (building the
+    release is checked in test_release)."""
+    added = sorted(str(path.relative_to(built_course.root)) for path in built_course.root.rglob("*")
+                   if path.is_file() and not (REPO / path.relative_to(built_course.root)).exists())
+    ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "--no-index", "--stdin"],
+                             input="\n".join(added), capture_output=True, text=True).stdout.split("\n")
+    assert len(added) > 100 and "gradebook.db" in added
+    assert sorted(set(added) - set(ignored)) == []
+    def committed(folder):
+        return {path.relative_to(folder): data for path, data in files_under(folder).items()
+                if "__pycache__" not in path.parts}
+    assert committed(built_course.folder("source")) == committed(REPO / "source" / built_course.assignment)
 
 
 def test_files_of_the_grading_stay_the_graders(graded_class, ta_user):
