@@ -351,6 +351,59 @@ def page_text(markup):
     return "".join(parser.parts)
 
 
+# ---------------------------------------------------------------- what must not leak
+
+# The suite's one oracle of secret lines, read from the master notebooks' region markers on its
+# own (nnlab's feedback redaction, which the tests check, has its own reading).
+SECRET_REGIONS = {"solution": ("### BEGIN SOLUTION", "### END SOLUTION"),
+                  "hidden tests": ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
+                  "mark scheme": ("=== BEGIN MARK SCHEME", "=== END MARK SCHEME")}
+TESTS_AND_MARK_SCHEMES = ("hidden tests", "mark scheme")
+TELLING = 12  # characters, whitespace removed, for a line to be telling
+
+
+def squeeze(text):
+    return re.sub(r"\s+", "", text)
+
+
+def secret_lines(course, kinds=tuple(SECRET_REGIONS), squeezed=False):
+    """Lines of the master notebooks' regions of `kinds` that nothing open shows: neither the
+    masters outside those regions (a correct student writes solution lines, which feedback then
+    shows) nor the course's support code. Stripped, or whitespace-free when `squeezed`."""
+    form = squeeze if squeezed else str.strip
+    secret, public = set(), {form(line) for path in course.folder("source").rglob("*.py")
+                             for line in path.read_text().splitlines()}
+    for path in course.notebooks("source"):
+        for kind, line in region_lines(path):
+            (secret if kind in kinds else public).add(form(line))
+    shown = "\n".join(public)
+    return {line for line in secret if len(squeeze(line)) >= TELLING and line not in shown}
+
+
+def region_lines(path):
+    """(the kind of secret region it is in, or None; the line) for every line of a notebook's
+    cells but the region markers."""
+    kind = None
+    for cell in nbformat.read(path, as_version=4).cells:
+        for line in cell.source.splitlines():
+            text = line.strip()
+            begun = [name for name, (begin, _) in SECRET_REGIONS.items() if text.startswith(begin)]
+            if begun or any(text.startswith(end) for _, end in SECRET_REGIONS.values()):
+                kind = begun[0] if begun else None
+            else:
+                yield kind, line
+
+
+def readable_text(path):
+    """What a reader of the file sees: a notebook's cell sources and text outputs, else its text."""
+    if path.suffix != ".ipynb":
+        return path.read_text(errors="replace")
+    cells = nbformat.read(path, as_version=4).cells
+    return "\n".join([cell.source for cell in cells] + [
+        output.get("text", "") + output.get("data", {}).get("text/plain", "")
+        for cell in cells for output in cell.get("outputs", [])])
+
+
 # ---------------------------------------------------------------- read as a person reads
 # Letters of other scripts that look like Latin ones (Cyrillic, Greek), folded to those.
 LOOK_ALIKES = str.maketrans("аеорсухіјѕԁԛԝАВЕКМНОРСТХІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧаеіοѵ",

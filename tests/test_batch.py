@@ -31,9 +31,8 @@ from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import pass_rates, write_report
 from nnlab.grading.sandbox import UID_BASE, processes_of
 
-from conftest import (CHROMIUM, REPO, chromium_dom, copy_course, fill_on_time, page_text, released_copy,
-                      shown_secrets, sigint_by_default)
-from test_release import secret_lines
+from conftest import (CHROMIUM, REPO, TESTS_AND_MARK_SCHEMES, chromium_dom, copy_course, fill_on_time, page_text,
+                      released_copy, secret_lines, shown_secrets, sigint_by_default, squeeze)
 
 SETTINGS, STUDENTS = manifest()
 EXPECTED = {s["id"]: s for s in STUDENTS}
@@ -139,7 +138,7 @@ def test_feedback_shows_no_hidden_test_line_whatever_the_code_prints(built_cours
     test, which runs in the judge): their points are held, and the feedback says the notebooks are
     under review; once a TA decided (here rejected), no feedback file, nor its rendering in
     Chromium, shows a line of a hidden test."""
-    hidden = secret_lines_of(built_course)
+    hidden = secret_lines(built_course, TESTS_AND_MARK_SCHEMES, squeezed=True)
     assert len(hidden) > 30  # the scan has something to look for
     folder = built_course.root / "feedback" / HIDDEN_PRINTER / built_course.assignment
     assert generate_feedback(built_course, [HIDDEN_PRINTER], out=lambda line: None) == [HIDDEN_PRINTER]
@@ -154,7 +153,7 @@ def test_feedback_shows_no_hidden_test_line_whatever_the_code_prints(built_cours
         if os.path.exists(CHROMIUM):
             texts.append(page_text(chromium_dom(page.as_uri(), tmp_path)))
         for text in texts:
-            squeezed = re.sub(r"\s+", "", text)
+            squeezed = squeeze(text)
             assert not [line for line in hidden if line in squeezed], page.name
 
 
@@ -166,7 +165,7 @@ def test_the_reader_sees_hidden_lines_in_images_invisible_characters_and_look_al
     from matplotlib import pyplot
 
     course = Course(REPO)
-    hidden = sorted(secret_lines_of(course), key=len)
+    hidden = sorted(secret_lines(course, TESTS_AND_MARK_SCHEMES, squeezed=True), key=len)
     lines = [line for line in hidden if 20 <= len(line) <= 50][:3]
     originals = {_source_line(course, line) for line in lines}
     figure = pyplot.figure(figsize=(10, 1.6))
@@ -180,7 +179,7 @@ def test_the_reader_sees_hidden_lines_in_images_invisible_characters_and_look_al
     cyrillic = second.replace("a", "\u0430").replace("e", "\u0435").replace("o", "\u043e")
     assert cyrillic != second
     page = f"<pre>{html.escape(chr(0x200b).join(first))}\n{html.escape(cyrillic)}</pre>"
-    assert shown_secrets(page, hidden) >= {re.sub(r"\s+", "", first), re.sub(r"\s+", "", second)}
+    assert shown_secrets(page, hidden) >= {squeeze(first), squeeze(second)}
     release = (course.folder("release") / "regularization.ipynb").read_text()
     assert shown_secrets(html.escape(release), hidden) == set()
 
@@ -190,7 +189,7 @@ def _source_line(course, squeezed):
     for path in course.notebooks("source"):
         for cell in nbformat.read(path, as_version=4).cells:
             for line in cell.source.splitlines():
-                if re.sub(r"\s+", "", line) == squeezed:
+                if squeeze(line) == squeezed:
                     return line.strip()
     raise LookupError(squeezed)
 
@@ -202,7 +201,7 @@ def test_no_attackers_feedback_shows_a_hidden_test_line_read_as_a_person_reads_i
     """The feedback of every attacker of the demo class (display credit, objects that pass for
     arrays, audit hooks, finding the grader, the kernel's messages, leaks, the disk): no line of
     a hidden test or mark scheme, in its text or in the text of its images."""
-    hidden = secret_lines_of(built_course)
+    hidden = secret_lines(built_course, TESTS_AND_MARK_SCHEMES, squeezed=True)
     assert len(hidden) > 30 and len(ATTACKERS) >= 7
     written = generate_feedback(built_course, ATTACKERS, out=lambda line: None)
     assert set(written) == set(ATTACKERS)
@@ -211,10 +210,6 @@ def test_no_attackers_feedback_shows_a_hidden_test_line_read_as_a_person_reads_i
         assert len(pages) == 2, student
         for page in pages:
             assert not shown_secrets(page.read_text(), hidden), (student, page.name)
-
-
-def secret_lines_of(course):
-    return feedback.secret_lines(course.root, "source", "release", course.assignment)
 
 
 def _leaks(course, student, text):

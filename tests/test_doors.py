@@ -38,8 +38,8 @@ from nnlab.grading.outcome import outcome
 from nnlab.authoring import damage
 from nnlab.cli import main
 
-from conftest import (BIN, CHROMIUM, REPO, Formgrader, chromium_dom, copy_course, released_copy, files_under, fill_solutions,
-                      nbgrader, page_text, stamp_on_time)
+from conftest import (BIN, CHROMIUM, REPO, TESTS_AND_MARK_SCHEMES, Formgrader, chromium_dom, copy_course, released_copy,
+                      files_under, fill_solutions, nbgrader, page_text, secret_lines, squeeze, stamp_on_time)
 from test_review import LOOK, UNDER_REVIEW_TEXT as UNDER_REVIEW
 
 SETTINGS, STUDENTS = manifest()
@@ -48,42 +48,9 @@ HOSTILE = "hostile"
 HOSTILE_FILES = ["regularization/classic.py", "batchnorm/classic.py", "hostile/patch_checks_in_call.py"]
 LATE = "late"
 NETWORK = "hostile_network"  # flagged by the code scan, its points counted
-MIN_LINE = 12  # characters (whitespace removed) for a secret line to be telling
 
 
 # ------------------------------------------------------------------------------ helpers
-
-def squeeze(text):
-    return re.sub(r"\s+", "", text)
-
-
-def secret_lines(course):
-    """Squeezed lines of hidden tests and mark schemes that neither release/ nor a solution shows."""
-    secret, public = set(), set()
-    for path in course.notebooks("source"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            inside = None
-            for line in cell.source.splitlines():
-                if re.search(r"BEGIN (HIDDEN TESTS|MARK SCHEME)", line):
-                    inside = "secret"
-                elif re.search(r"END (HIDDEN TESTS|MARK SCHEME)", line):
-                    inside = None
-                elif re.search(r"BEGIN SOLUTION", line):
-                    inside = "solution"
-                elif re.search(r"END SOLUTION", line):
-                    inside = None
-                elif inside == "secret":
-                    secret.add(squeeze(line))
-                elif inside == "solution":
-                    public.add(squeeze(line))
-    for path in course.folder("release").rglob("*"):
-        if path.is_file() and path.suffix in (".ipynb", ".py"):
-            text = path.read_text()
-            if path.suffix == ".ipynb":
-                text = "\n".join(c.source for c in nbformat.reads(text, as_version=4).cells)
-            public |= {squeeze(line) for line in text.splitlines()}
-    return {line for line in secret - public if len(line) >= MIN_LINE}
-
 
 def leaks(paths, secret):
     """(file, line) for each secret line in the text of these files, whitespace ignored."""
@@ -483,7 +450,7 @@ def test_feedback_by_the_command_line_keeps_hidden_tests_out(course, student, ex
     fetched = _fetch_feedback(course, student)
     assert sorted(p.name for p in fetched) == ["batchnorm.html", "regularization.html"]
     assert "Hidden test passed." in page_text(fetched[0].read_text())
-    secret = secret_lines(course)
+    secret = secret_lines(course, TESTS_AND_MARK_SCHEMES, squeezed=True)
     assert len(secret) > 30  # the check has something to look for
     released = sorted((exchange / course.config().CourseDirectory.course_id / "feedback").glob("*.html"))
     assert len(released) == 2
@@ -504,7 +471,7 @@ def test_feedback_by_formgrader_buttons_keeps_hidden_tests_out(course, formgrade
     feedback = sorted((course.root / "feedback").rglob("*.html"))
     released = sorted((exchange / course.config().CourseDirectory.course_id / "feedback").glob("*.html"))
     assert {p.parent.parent.name for p in feedback} >= {student.name}
-    assert leaks(fetched + released + feedback, secret_lines(course)) == []
+    assert leaks(fetched + released + feedback, secret_lines(course, TESTS_AND_MARK_SCHEMES, squeezed=True)) == []
 
 
 # ------------------------------------------------------------------------------ nbgrader validate
@@ -673,7 +640,7 @@ def test_an_attack_earns_nothing_through_nbgrader_autograde_or_formgrader(course
     for the blank submission, and no hidden-test line reaches the autograded notebooks' outputs."""
     student = attacker["id"]
     fill(course, attacker["files"], student, date_parser.parse(SETTINGS["submitted"]))
-    secret = secret_lines(course)
+    secret = secret_lines(course, TESTS_AND_MARK_SCHEMES, squeezed=True)
     for door in ("nbgrader", "formgrader"):
         if door == "nbgrader":
             graded = nbgrader_command(course, "autograde", course.assignment, "--student", student, "--force")

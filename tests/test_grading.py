@@ -18,8 +18,7 @@ from nnlab.results.export import class_rows
 from nnlab import notebooks
 from nnlab.authoring.fill import fill
 
-from conftest import REPO, copy_course, files_under, released_copy
-from test_release import secret_lines
+from conftest import REPO, copy_course, files_under, released_copy, secret_lines
 
 SETTINGS, STUDENTS = manifest()
 

@@ -18,31 +18,11 @@ from nnlab.authoring.roundoff import same_text
 from nnlab.authoring.release import (build, fill_notebook, notebook_difference, volatile_changes_dropped,
                                      write_dataset_setting)
 
-from conftest import GENERATED, OTHER_NUMERICS, REPO, copy_course
+from conftest import GENERATED, OTHER_NUMERICS, REPO, copy_course, readable_text, secret_lines
 
 COURSE = Course(REPO)
 SOURCES = COURSE.notebooks("source")
 GRADED_CALL_ERROR = "NotImplementedError"
-
-
-SECRET_REGIONS = (("### BEGIN SOLUTION", "### END SOLUTION"), ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
-                  ("=== BEGIN MARK SCHEME", "=== END MARK SCHEME"))
-
-
-def split_lines(path):
-    """(secret, public) lines of a master notebook: inside and outside the solution, hidden-test
-    and mark-scheme regions (lines long enough to be telling, comments left out)."""
-    secret, public, inside = set(), set(), False
-    for cell in nbformat.read(path, as_version=4).cells:
-        for line in cell.source.splitlines():
-            text = line.strip()
-            if text.startswith(tuple(begin for begin, _ in SECRET_REGIONS)):
-                inside = True
-            elif text.startswith(tuple(end for _, end in SECRET_REGIONS)):
-                inside = False
-            elif len(text) > 12 and not text.startswith("#"):
-                (secret if inside else public).add(text)
-    return secret, public
 
 
 def solution_cells(path):
@@ -88,24 +68,11 @@ def test_committed_copies_are_what_nbgrader_generates(request, generated, kind):
             assert mine.read_bytes() == theirs.read_bytes(), f"{kind}/{relative} is stale"
 
 
-def secret_lines(course=COURSE):
-    """Lines of solutions, hidden tests and mark schemes that the master notebooks and the support
-    code do not also show in the open (as an instruction or provided code)."""
-    secret, public = set(), {line.strip() for p in course.folder("source").rglob("*.py")
-                             for line in p.read_text().splitlines()}
-    for path in course.notebooks("source"):
-        hidden, shown = split_lines(path)
-        secret |= hidden
-        public |= shown
-    shown = "\n".join(public)
-    return {line for line in secret if line not in shown}
-
-
 def leaks(course):
     """[(file, secret line or region marker)] found in the course's release/."""
     secrets = secret_lines(course)
     assert len(secrets) > 50  # the scan has something to look for
-    released = {p: p.read_text() for p in (course.root / "release").rglob("*")
+    released = {p: readable_text(p) for p in (course.root / "release").rglob("*")
                 if p.is_file() and p.suffix in {".ipynb", ".py", ".md", ".txt", ".json"}}
     found = [(str(p), line) for p, text in released.items() for line in secrets if line in text]
     for path in course.notebooks("release"):
@@ -115,10 +82,17 @@ def leaks(course):
     return found
 
 
-def test_release_holds_no_secret():
-    """No secret line stands in release/."""
+def test_release_holds_no_secret(tmp_path):
+    """No secret line stands in release/; one that a release came to show would be found."""
     found = leaks(COURSE)
     assert not found, found[:5]
+    course = copy_course(tmp_path)
+    line = sorted(secret_lines(course, kinds=("hidden tests",)))[0]
+    path = course.folder("release") / "regularization.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells[-1].source += "\n" + line
+    nbformat.write(notebook, path)
+    assert leaks(course) == [(str(path), line)]
 
 
 @pytest.mark.parametrize("path", COURSE.notebooks("release"), ids=lambda p: p.name)
