@@ -55,6 +55,10 @@ ON_TIME = date_parser.parse(manifest()[0]["submitted"])
 # every other test is `fast` (`pytest -m fast`: the loop while changing the package).
 CLASS_FIXTURES = {"graded_class", "classic_graded_class"}
 COURSE_FIXTURES = {"built_course", "classic_course", "other_numerics_course", "ta_python", "ta_user"}
+# and what else a test needs, marked alike: `root` (a second user, mount namespaces; skipped
+# otherwise), `cluster` (Dask and PostgreSQL servers); `browser` is marked by `in_a_browser`
+ROOT_FIXTURES = {"as_root", "dask_cluster"}
+CLUSTER_FIXTURES = {"dask_cluster", "postgres"}
 
 
 def pytest_report_header():
@@ -78,6 +82,27 @@ def pytest_collection_modifyitems(items):
             item.add_marker("course")
         else:
             item.add_marker("fast")
+        if "fast" not in {mark.name for mark in item.iter_markers()}:
+            item.add_marker("slow")
+        if needs & ROOT_FIXTURES:
+            item.add_marker("root")
+        if needs & CLUSTER_FIXTURES:
+            item.add_marker("cluster")
+
+
+@pytest.fixture(scope="session")
+def as_root():
+    """For a test that needs root: a second user (useradd, runuser), or to take user namespaces
+    away from the ordinary user; skipped otherwise."""
+    if not ROOT or not (shutil.which("useradd") and shutil.which("runuser")):
+        pytest.skip("needs root, useradd and runuser")
+
+
+def in_a_browser(test):
+    """Mark `test` `browser`: it renders pages in headless Chromium, which `make test` installs
+    (skipped where it is absent)."""
+    present = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is installed by `make test`")
+    return pytest.mark.browser(present(test))
 
 
 # ---------------------------------------------------------------- a notebook in memory

@@ -31,7 +31,7 @@ from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import pass_rates, write_report
 from nnlab.grading.sandbox import UID_BASE, processes_of
 
-from conftest import (CHROMIUM, REPO, TESTS_AND_MARK_SCHEMES, chromium_dom, copy_course, fill_on_time, page_text,
+from conftest import (CHROMIUM, REPO, TESTS_AND_MARK_SCHEMES, chromium_dom, copy_course, fill_on_time, in_a_browser, page_text,
                       released_copy, secret_lines, shown_secrets, sigint_by_default, squeeze)
 
 SETTINGS, STUDENTS = manifest()
@@ -112,7 +112,7 @@ def test_the_tas_note_is_in_the_autograded_notebook_and_not_in_feedback(built_co
         assert len(pages) == 2 and not any("Note for the TA" in page.read_text() for page in pages)
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is installed by `make test`")
+@in_a_browser
 def test_feedback_as_a_student_sees_it_in_a_browser(built_course, graded_class, tmp_path):
     """Rendered by headless Chromium: the score, the student's own code and the failed hidden
     test's message are on the page; the hidden test's code is not."""

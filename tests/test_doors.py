@@ -38,7 +38,7 @@ from nnlab.grading.outcome import outcome
 from nnlab.authoring import damage
 from nnlab.cli import main
 
-from conftest import (BIN, CHROMIUM, REPO, TESTS_AND_MARK_SCHEMES, Formgrader, chromium_dom, copy_course, released_copy,
+from conftest import (BIN, REPO, TESTS_AND_MARK_SCHEMES, Formgrader, chromium_dom, copy_course, in_a_browser, released_copy,
                       files_under, fill_solutions, nbgrader, page_text, secret_lines, squeeze, stamp_on_time)
 from test_review import LOOK, UNDER_REVIEW_TEXT as UNDER_REVIEW
 
@@ -239,10 +239,8 @@ def exchange(course):
 
 
 @pytest.fixture(scope="module")
-def student(course, exchange, ta_python):
+def student(as_root, course, exchange, ta_python):
     """A second user who fetches the assignment, puts the solutions in, and submits."""
-    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
-        pytest.skip("making a second user needs root, useradd and runuser")
     user = Student()
     try:
         user.bin = Path(ta_python).parent  # a Python every user can run (see conftest)
@@ -266,15 +264,13 @@ def student(course, exchange, ta_python):
         user.remove()
 
 
-def test_a_term_through_formgrader_alone_from_a_fresh_copy(tmp_path, ta_python):
+def test_a_term_through_formgrader_alone_from_a_fresh_copy(as_root, tmp_path, ta_python):
     """The README's walkthrough for a TA who only uses formgrader's buttons, from a fresh copy of
     the course (no gradebook yet): Generate, Release; a student fetches and submits after the due
     date, with a look into the interpreter that holds batchnorm's points; Collect, Autograde: the
     late policy is charged. Feedback fetched through the exchange says the held notebook is under
     review; the TA's 0 on one held cell, entered in formgrader, stands through `nnlab review
     --accept`, after which Generate and Release feedback again give the notebook's page."""
-    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
-        pytest.skip("making a second user needs root, useradd and runuser")
     (tmp_path / "course").mkdir()
     (tmp_path / "formgrader").mkdir()
     course = copy_course(tmp_path / "course")
@@ -353,15 +349,13 @@ def readme_term():
 WRONG_L2_COST = "def compute_cost_with_regularization(A3, Y, parameters, lambd):\n    return 0.0"
 
 
-def test_the_readmes_command_line_term_from_a_fresh_copy(tmp_path, ta_python):
+def test_the_readmes_command_line_term_from_a_fresh_copy(as_root, tmp_path, ta_python):
     """The README's term by the command line, run as written from a fresh copy of the course: the
     student (a second user, with the README's config) submits a wrong L2 cost and a look into the
     interpreter that holds batchnorm's points, then a correction; `collect --update` and `nnlab
     grade` take the resubmission; held, the notebook's feedback (by `nbgrader generate_feedback`
     too) is withheld until `nnlab review --accept`; the fetched feedback then shows it in full.
     Validate prints no kernel warning."""
-    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
-        pytest.skip("making a second user needs root, useradd and runuser")
     (tmp_path / "course").mkdir()
     course = copy_course(tmp_path / "course")
     exchange = Path(tempfile.mkdtemp(prefix="nnlab-exchange-"))
@@ -560,7 +554,7 @@ def table_rows(dom):
             for m in [re.search(r'class="name-shown"[^>]*>([^<]+)</a>', row)] if m}
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is installed by `make test`")
+@in_a_browser
 def test_formgrader_pages_show_the_flagged_submission_in_a_browser(course, formgrader, hostile_autograded,
                                                                    tmp_path):
     """Headless Chromium: the grading page shows why the points are held, the list the flag."""
@@ -586,6 +580,7 @@ def test_formgrader_pages_show_the_flagged_submission_in_a_browser(course, formg
     assert re.search(r'needs-manual-grade"[^>]*><span class="glyphicon glyphicon-ok"', rows[HOSTILE])
 
 
+@in_a_browser
 def test_formgrader_pages_say_why_a_notebook_is_flagged_and_what_the_late_penalty_is(course, formgrader, tmp_path):
     """Headless Chromium: a notebook flagged without held points shows the scan's reason; a late
     one, the penalty formgrader's totals leave out."""

@@ -407,11 +407,9 @@ def test_no_user_namespaces_is_explained(monkeypatch, setting, value, fix):
     assert message.index(fix) < message.index("--no-sandbox") and message.endswith("unconfined")
 
 
-def test_user_without_user_namespaces_is_refused(ta_user, ta_python, ta_code):
+def test_user_without_user_namespaces_is_refused(as_root, ta_user, ta_python, ta_code):
     """An ordinary user on a host where user namespaces are disabled (here: in a user namespace
     that allows no more) is refused with the cause, the setting that fixes it, --no-sandbox."""
-    if not ROOT:
-        pytest.skip("needs root to take user namespaces away from the ordinary user")
     check = "from nnlab.grading.sandbox import check_sandbox\ncheck_sandbox()"
     done = subprocess.run(
         [sys.executable, str(Path(__file__).parent / "without_user_namespaces.py"),

@@ -4,7 +4,6 @@ never evidence; broken notebooks are skipped with a note; the page escapes what 
 and shows the top pair side by side in a browser."""
 import csv
 import re
-import shutil
 
 import nbformat
 import pytest
@@ -15,7 +14,7 @@ from nnlab.results.report import _similarity
 from nnlab.results.similarity import (CSV_COLUMNS, NEVER_A_GRADE, pairs, similarity,
                                       write_similarity)
 
-from conftest import CHROMIUM, chromium_dom, copy_course, fill_on_time, page_text
+from conftest import chromium_dom, copy_course, fill_on_time, in_a_browser, page_text
 
 STUDENTS = manifest()[1]
 KNOWN = DEMO / "known_solutions"
@@ -159,7 +158,7 @@ document.body.dataset.layout = [a.left, a.top, a.width, b.left, b.top, b.width].
 </script></body>"""
 
 
-@pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed")
+@in_a_browser
 def test_the_top_pair_is_shown_side_by_side_with_the_shared_passages_marked(demo_class, tmp_path):
     _, _, page = demo_class
     measured = tmp_path / "measured.html"
