@@ -12,8 +12,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
-from nnlab.grading.execution import BUSY, GuardedExecute
+from nnlab.grading.execution import GuardedExecute
 from nnlab.grading.kernelclock import KernelClock
+from nnlab.status import BUSY_EVENT
 
 from conftest import HOGS_PER_CORE, CpuHogs
 
@@ -128,7 +129,7 @@ def test_a_notebook_the_machine_stops_twice_is_busy_not_charged(tmp_path, hogs, 
     it used its time: graded again, stopped again, reported as busy."""
     guarded, cells = run(tmp_path, [WORK.format(3), "1"], wall_factor=1.0)
     assert runs.count == 2
-    assert kinds(guarded) == [BUSY]
+    assert kinds(guarded) == [BUSY_EVENT]
     assert "machine busy" in guarded.events[0]["message"]
     assert errors(cells[1]) == ["NotRun"]
 

@@ -16,13 +16,13 @@ from multiprocessing.connection import wait
 
 from traitlets.config import Config
 
-from ..course import CourseError
-from ..course import counted
+from ..course import CourseError, counted
+from ..status import STATUSES, Status, failed
 from .submission import grading_process
 from .intake import digest
 from .late import apply_due_date
 from .ledger import Ledger, course_key
-from .outcome import STATUSES, submitted_students
+from .outcome import submitted_students
 from .sandbox import SandboxUnavailable, check_sandbox
 from . import cluster as on_cluster
 
@@ -124,8 +124,7 @@ def _outcome(worker, receiver):
     worker.join()
     if receiver.poll():
         return receiver.recv()
-    return {"status": "failed", "scores": None,
-            "reasons": [f"the grading process ended without a result (exit code {worker.exitcode})"]}
+    return failed([f"the grading process ended without a result (exit code {worker.exitcode})"])
 
 
 def _reporter(out, total):
@@ -148,5 +147,5 @@ def _summary(results, out):
     counts = {status: sum(e["status"] == status for e in results.values()) for status in STATUSES}
     out("\n" + ", ".join(f"{n} {status}" for status, n in counts.items() if n))
     for student, entry in sorted(results.items()):
-        for reason in entry.get("reasons", []) if entry["status"] != "ok" else []:
+        for reason in entry.get("reasons", []) if entry["status"] != Status.OK else []:
             out(f"  {student}: {reason}")

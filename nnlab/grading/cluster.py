@@ -34,6 +34,7 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 
 from ..course import Course, CourseError, counted, discard_feedback, error_line
+from ..status import Status, failed
 from .outcome import outcome
 from . import transfer
 from .sandbox import SandboxUnavailable, check_sandbox
@@ -168,11 +169,10 @@ def _collect(course, gradebook, student, future):
     except FutureCancelledError:  # nnlab cancels only when it stops: the scheduler cancelled it
         raise _SchedulerLost() from None
     except Exception as error:  # the task itself failed, twice (e.g. its workers died)
-        return {"status": "failed", "scores": None,
-                "reasons": [f"grading on the cluster failed: {type(error).__name__}: "
-                            f"{error_line(error, last=True)}"]}
+        return failed([f"grading on the cluster failed: {type(error).__name__}: "
+                       f"{error_line(error, last=True)}"])
     _write_files(course, student, result["files"])
-    if result["entry"]["status"] == "failed":  # nothing graded: the ledger says why
+    if result["entry"]["status"] == Status.FAILED:  # nothing graded: the ledger says why
         return result["entry"]
     transfer.write_student_rows(gradebook, course.assignment, student, result["rows"])
     entry = outcome(course, student, ledger={})
@@ -302,8 +302,7 @@ def _in_child(course, student, config):
     finally:
         _, status = os.waitpid(pid, 0)
     if entry is None:
-        return {"status": "failed", "scores": None, "reasons": [
-            f"the grading process ended without a result (wait status {status})"]}
+        return failed([f"the grading process ended without a result (wait status {status})"])
     return entry
 
 

@@ -48,13 +48,13 @@ from traitlets import Bool, Float, Integer
 from ..judge.channel import TRUNCATED
 from ..judge.client import Judge, Unanswered, answer_text, defined_function, definitions, \
     install_code, serve_code
+from ..status import BUSY_EVENT
 from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, release_folder
 from .kernelclock import KernelClock
 from .sandbox import SandboxedKernelManager
 
 NOT_RUN = "NotRun"
 TIMEOUT = "CellTimeoutError"
-BUSY = "busy"  # the event of a notebook the machine stopped, not the student
 SAMPLE_SECONDS = 0.2  # how often a running cell's kernel time is read
 ANSWER_LIMIT = 1 << 31  # bytes of one answer line from the kernel (arrays of megabytes cross)
 NOT_RE_RUN = ("[Your notebook's own output, as you submitted it: this experiment earns no points and "
@@ -92,7 +92,7 @@ class GuardedExecute(Execute):
         """Execute; a notebook the machine stopped (see the module docstring) once more."""
         original = copy.deepcopy(nb)
         nb, resources = self._in_scratch_folder(nb, resources, km)
-        if any(event["kind"] == BUSY for event in self.events):
+        if any(event["kind"] == BUSY_EVENT for event in self.events):
             self.log.warning("the machine was too busy to grade this notebook: grading it again")
             nb, resources = self._in_scratch_folder(original, resources, km)
         return nb, resources
@@ -177,7 +177,7 @@ class GuardedExecute(Execute):
             self._stop(cell, cell_index, "budget", f"the notebook used up its time budget "
                        f"({self.time_budget} s) before this cell")
         if self._stopped is None and monotonic() >= self._deadline:
-            self._stop(cell, cell_index, BUSY, self._busy_message("the notebook's", self.time_budget))
+            self._stop(cell, cell_index, BUSY_EVENT, self._busy_message("the notebook's", self.time_budget))
         if self._stopped is not None:
             cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
             return cell
@@ -209,7 +209,7 @@ class GuardedExecute(Execute):
             # before the kernel spent interrupt_grace of its own time after an interrupt (which
             # would have made it deaf, above): the machine kept it from answering
             await self._kill_kernel()
-            self._stop(cell, cell_index, BUSY, self._busy_message("the cell's", limit))
+            self._stop(cell, cell_index, BUSY_EVENT, self._busy_message("the cell's", limit))
             return cell
         finally:
             watch.cancel()
@@ -386,7 +386,7 @@ class GuardedExecute(Execute):
                 cell.outputs = outputs + [_error(TIMEOUT, message)]
                 self._note(cell, cell_index, "timeout", message)
         elif self._backstop_hit:
-            self._stop(cell, cell_index, BUSY, self._busy_message("the cell's", limit))
+            self._stop(cell, cell_index, BUSY_EVENT, self._busy_message("the cell's", limit))
         errors = {out.get("ename") for out in cell.outputs}
         if "SystemExit" in errors:
             self._note(cell, cell_index, "exit", "called sys.exit()")

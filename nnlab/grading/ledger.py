@@ -13,10 +13,8 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .execution import BUSY
+from ..status import Status
 from .intake import digest
-
-RUNNING, INTERRUPTED, GRADED = "running", "interrupted", "graded"
 
 
 class Ledger:
@@ -38,10 +36,10 @@ class Ledger:
         os.replace(temporary, self.path)
 
     def running(self, student, key):
-        self.record(student, {"status": RUNNING, "key": key})
+        self.record(student, {"status": Status.RUNNING, "key": key})
 
     def interrupted(self, student):
-        self.record(student, {"status": INTERRUPTED, "key": "",
+        self.record(student, {"status": Status.INTERRUPTED, "key": "",
                               "reasons": ["grading was interrupted; run nnlab grade again"]})
 
     def finished(self, student, entry, key):
@@ -49,18 +47,19 @@ class Ledger:
         nothing could be graded ("failed"). The student's status is derived when shown
         (`outcome`), so it is the same whichever door graded them last."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        if entry["status"] == "failed":
-            self.record(student, {"status": "failed", "reasons": entry.get("reasons", []),
+        if entry["status"] == Status.FAILED:
+            self.record(student, {"status": Status.FAILED, "reasons": entry.get("reasons", []),
                                   "key": key, "graded_at": now})
         else:
-            status = BUSY if entry["status"] == BUSY else GRADED
+            status = Status.BUSY if entry["status"] == Status.BUSY else Status.GRADED
             self.record(student, {"status": status, "key": key, "graded_at": now})
 
     def stale(self, student, key):
         """Whether the student must be graded (again): never graded, graded from other files or
         another course version, left unfinished, or stopped by a busy machine."""
         entry = self.entries.get(student)
-        return entry is None or entry.get("key") != key or entry["status"] in (RUNNING, INTERRUPTED, BUSY)
+        return entry is None or entry.get("key") != key or \
+            entry["status"] in (Status.RUNNING, Status.INTERRUPTED, Status.BUSY)
 
 
 # The sections of nbgrader_config.py that can change a grade. Others (the exchange, formgrader,
@@ -70,9 +69,10 @@ GRADING_SECTIONS = ("Autograde", "Execute", "GuardedExecute", "SandboxedKernelMa
                     "AssignLatePenalties", "PenaltyPerDay", "NNLab")
 
 
-# The package's code that decides a grade: a new grading rule regrades the class.
-# the code that decides a grade: the course's steps and what they use, and the judge
-GRADING_CODE = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "judge")
+# The package's code that decides a grade (the course's steps and what they use, the judge, what
+# a grading's events mean): a new grading rule regrades the class.
+PACKAGE = Path(__file__).resolve().parents[1]
+GRADING_CODE = (PACKAGE / "grading", PACKAGE / "judge", PACKAGE / "status.py")
 
 
 def course_key(course):

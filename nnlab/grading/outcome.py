@@ -1,27 +1,22 @@
 """A student's outcome (status, reasons, scores, held points), the same whichever door graded them.
 
-It is derived, whenever the class is shown, from what each door leaves behind: the survey of the
-submission folder (`intake.survey`), the record the course's steps wrote for every notebook they
-graded (`steps.RecordOutcome`), the gradebook (scores, late penalty, holds) and, for `nnlab grade`,
-its ledger (a grading still running, interrupted, or a worker that crashed). A notebook whose
-autograded copy was written by a grading without the course's steps is said to be so.
+It is put together, whenever the class is shown, from what each door leaves behind: the survey of
+the submission folder (`intake.survey`), the record the course's steps wrote for every notebook
+they graded, with the verdict decided there (`steps.RecordOutcome`: its status and reasons), the
+gradebook (scores, late penalty, holds, which TAs and review decisions change after grading) and,
+for `nnlab grade`, its ledger (a grading still running, interrupted, or a worker that crashed).
+The student's status is the worst of them (`status.worst`). A notebook whose autograded copy was
+written by a grading without the course's steps is said to be so.
 """
 from nbgrader.api import Gradebook, MissingEntry
 
+from ..status import UNGRADED, Status, notebook_verdict, worst
 from . import review
-from .execution import BUSY
 from .intake import survey
 from .late import Deadline
-from .ledger import INTERRUPTED, RUNNING, Ledger
+from .ledger import Ledger
 from .steps import autograded_token, read_record
 
-# Worst first: the status of a submission is that of its worst finding.
-STATUSES = ("failed", BUSY, "flagged", "incomplete", "warning", "late", "ok")
-# Statuses whose gradebook rows are not a grading of the current submission (a notebook the
-# machine stopped is graded only as far as it got, which is not charged to the student).
-UNGRADED = {"failed", BUSY, RUNNING, INTERRUPTED, "not graded"}
-# What the kernel's own events mean for the submission: cells were lost, or only noted.
-LOSSES = {"died", "killed", "budget"}
 OUTSIDE = ("graded without the course's grading steps (no sandbox, no guard, no tampering "
            "checks): grade it again with nnlab grade or the course's nbgrader configuration")
 
@@ -55,11 +50,11 @@ def outcome(course, student, ledger=None):
     [score, max score] (written answers: None until graded), `auto` to the autograded score,
     `held` each held notebook to its reasons."""
     entry = (ledger if ledger is not None else Ledger(course)).get(student) or {}
-    row = {"student": student, "status": "not graded", "reasons": [], "scores": None, "auto": {},
+    row = {"student": student, "status": Status.NOT_GRADED, "reasons": [], "scores": None, "auto": {},
            "held": {}, "late_penalty": 0.0, "total": None, "max": None, "sandbox": None,
            "confinement": ""}
-    if entry.get("status") in (RUNNING, INTERRUPTED, "failed"):  # the last batch says it all
-        return dict(row, status=entry["status"], reasons=entry.get("reasons", []))
+    if entry.get("status") in (Status.RUNNING, Status.INTERRUPTED, Status.FAILED):  # the last batch says it all
+        return dict(row, status=Status(entry["status"]), reasons=entry.get("reasons", []))
     graded = False
     if course.has_gradebook():
         with Gradebook(course.db_url) as gradebook:
@@ -91,66 +86,58 @@ def _gradebook_part(gradebook, course, student, row):
 
 
 def _status_part(course, student, row):
-    """Status and reasons from the survey and the notebooks' records."""
+    """Status and reasons: the worst of what the survey found and what the grading decided for
+    each notebook (its record's verdict), of held points and of lateness."""
     folder = course.submission(student)
     found = survey(course.folder("release"), folder) if folder.is_dir() else None
     reasons = list(found.problems + found.notes) if found else ["the submission folder is gone"]
-    lost, flagged, busy, notes = bool(found is None or found.problems), False, False, len(reasons)
+    statuses = [Status.INCOMPLETE] * bool(found is None or found.problems) + \
+        [Status.WARNING] * bool(found and found.notes)
     sandboxes, limits = [], []
     for name in sorted(found.notebooks) if found else []:
-        record = read_record(course.root, student, name)
-        if record is not None and record.get("error"):
-            lost = True
-            reasons.append(record["error"])
-            continue
-        if not (course.root / "autograded" / student / course.assignment / f"{name}.ipynb").is_file():
-            lost = True
-            reasons.append(f"{name}.ipynb: its autograded copy is gone (removed since grading): "
-                           f"grade it again")
-            continue
-        if record is None or record["token"] != autograded_token(
-                course.root, course.assignment, student, name):
-            flagged = True
-            sandboxes.append(False)
-            reasons.append(f"{name}.ipynb: {OUTSIDE}")
-            continue
-        events = record["events"]
-        reasons += record["notes"] + record["findings"] + _describe(f"{name}.ipynb", events)
-        notes += len(record["notes"]) + sum(e["kind"] not in LOSSES for e in events)
-        lost |= any(e["kind"] in LOSSES for e in events)
-        busy |= any(e["kind"] == BUSY for e in events)
-        flagged |= bool(record["findings"]) or any(e["kind"] == "tampering" for e in events)
-        sandboxes.append(bool(record.get("sandbox")))
-        limits.append(record.get("confinement", ""))
+        status, why, sandbox, confinement = _notebook_part(course, student, name)
+        statuses.append(status)
+        reasons += why
+        if sandbox is not None:
+            sandboxes.append(sandbox)
+            limits.append(confinement)
     for name in row["held"]:
-        flagged = True
+        statuses.append(Status.FLAGGED)
         reasons.append(f"{name}.ipynb: autograded points held for review (nnlab review "
                        f"{student} --accept | --reject)")
     if found and not found.timestamp and Deadline(config=course.config()).due:
-        notes += 1
+        statuses.append(Status.WARNING)
         reasons.append("no submission time (no timestamp.txt): the late policy could not be applied")
     late = row.pop("seconds_late", 0)
     if late > 0:
+        statuses.append(Status.LATE)
         reasons.append(f"submitted {duration(late)} after the due date: "
                        f"late penalty {row['late_penalty']:g} points")
-    if busy:
+    if Status.BUSY in statuses:
         reasons.append(f"the machine was too busy to grade it, twice: grade it later with "
                        f"`nnlab grade {student}` (nothing is charged meanwhile)")
         row["total"] = None
-    status = (BUSY if busy else "flagged" if flagged else "incomplete" if lost else "warning" if notes
-              else "late" if late > 0 else "ok")
-    return dict(row, status=status, reasons=list(dict.fromkeys(reasons)),
+    return dict(row, status=worst(statuses), reasons=list(dict.fromkeys(reasons)),
                 sandbox=all(sandboxes) if sandboxes else None,
                 confinement="; ".join(sorted(set(filter(None, limits)))))
 
 
-def _describe(notebook, events):
-    """One line per distinct event, naming every cell it happened in."""
-    cells = {}
-    for event in events:
-        cells.setdefault(event["message"], []).append(event["cell"])
-    return [f"{notebook}, {'cell' if len(where) == 1 else 'cells'} {', '.join(where)}: {message}"
-            for message, where in cells.items()]
+def _notebook_part(course, student, name):
+    """(status, reasons, whether it ran sandboxed, its confinement) of one notebook: the verdict
+    its grading recorded, or why there is none to read (sandboxed: None when nothing was graded)."""
+    record = read_record(course.root, student, name)
+    if record is not None and record.get("error"):
+        return Status.INCOMPLETE, [record["error"]], None, ""
+    if not (course.root / "autograded" / student / course.assignment / f"{name}.ipynb").is_file():
+        return Status.INCOMPLETE, [f"{name}.ipynb: its autograded copy is gone (removed since "
+                                   f"grading): grade it again"], None, ""
+    if record is None or record["token"] != autograded_token(course.root, course.assignment, student, name):
+        return Status.FLAGGED, [f"{name}.ipynb: {OUTSIDE}"], False, ""
+    if "status" in record:
+        status, why = Status(record["status"]), record["reasons"]
+    else:  # written before records carried their verdict
+        status, why = notebook_verdict(f"{name}.ipynb", record["notes"], record["findings"], record["events"])
+    return status, why, bool(record.get("sandbox")), record.get("confinement", "")
 
 
 def duration(seconds):

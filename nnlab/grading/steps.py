@@ -12,8 +12,9 @@
   look at (`tampering.scan`); findings that tamper with the interpreter hold the points.
 - `execution.GuardedExecute` (in place of nbgrader's Execute): sandboxed, guarded execution.
 - `RecordOutcome` (last autograding step): flags the notebook in the gradebook, holds its points
-  when the grader cannot vouch for them (`review`), writes the notebook's record, from which
-  every view of the class (`outcome`) derives the student's status, and puts a note for the TA
+  when the grader cannot vouch for them (`review`), writes the notebook's record with its verdict
+  (`status.notebook_verdict`: status and reasons), which every view of the class reads
+  (`outcome`), and puts a note for the TA
   at the top of the autograded notebook, which formgrader shows (why it is flagged or held, the
   late penalty formgrader's totals leave out); feedback leaves the note out.
 
@@ -35,8 +36,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_solution
 
 from ..course import discard_feedback
+from ..status import Status, notebook_verdict
 from . import review
-from .execution import BUSY
 from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, keep_experiment_outputs, release_folder, repair
 from .late import keep_due_date
 from .tampering import scan, top_level_names
@@ -83,13 +84,13 @@ class RecordOutcome(NbGraderPreprocessor):
         execution = resources.get(KEY, {})
         ids = resources["nbgrader"]
         findings, events = meta.get("findings", []), execution.get("events", [])
-        held = [f["text"] for f in findings if f.get("hold")] + [
-            f"{ids['notebook']}.ipynb, cell {e['cell']}: {e['message']}" for e in events
-            if e["kind"] == "tampering"]
+        held = [f["text"] for f in findings if f.get("hold")]
         token = uuid.uuid4().hex
+        notes, texts = meta.get("notes", []), [f["text"] for f in findings]
+        status, reasons = notebook_verdict(f"{ids['notebook']}.ipynb", notes, texts, events)
         record = {
-            "notes": meta.get("notes", []), "findings": [f["text"] for f in findings],
-            "events": events, "held": held, "token": token,
+            "status": status, "reasons": reasons,  # what every view of the class reads
+            "notes": notes, "findings": texts, "events": events, "held": held, "token": token,
             "sandbox": execution.get("sandbox"), "confinement": execution.get("confinement", ""),
             "fingerprint": meta.get("fingerprint", ""),
             "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -97,7 +98,7 @@ class RecordOutcome(NbGraderPreprocessor):
         with Gradebook(ids["db_url"]) as gradebook:
             notebook = gradebook.find_submission_notebook(ids["notebook"], ids["assignment"],
                                                           ids["student"])
-            notebook.flagged = bool(findings) or any(e["kind"] in ("tampering", BUSY) for e in events)
+            notebook.flagged = status in (Status.BUSY, Status.FLAGGED)
             gradebook.db.commit()
             review.apply_hold(gradebook, notebook, held, record["fingerprint"])
             penalty = notebook.late_submission_penalty or 0.0
@@ -115,7 +116,7 @@ def grader_note(record, penalty, student):
     """The markdown a TA reads at the top of the autograded notebook in formgrader ("" if there
     is nothing to say)."""
     lines = []
-    if any(e["kind"] == BUSY for e in record["events"]):
+    if record["status"] == Status.BUSY:
         lines.append(f"**Not graded: the machine was too busy** (stopped twice by the wall-clock "
                      f"backstop, not by the student's time limits). The cells it did not run show 0 "
                      f"here, which is not the student's score: grade it again with `nnlab grade "

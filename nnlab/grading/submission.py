@@ -16,6 +16,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
 from ..course import error_line
+from ..status import Status, failed
 from ..grading import intake
 from .outcome import outcome
 from .execution import kill_kernels
@@ -41,8 +42,8 @@ def grade_submission(course, student, staging, config=None):
                 f"{name}.ipynb: nbgrader could not grade it ({error_line(error, last=True)}); "
                 f"see grading/logs/{student}.log")})
     result = outcome(course, student, ledger={})
-    if result["status"] == "not graded":  # not a notebook could be graded
-        result.update(status="failed", reasons=found.problems or ["no notebook could be graded"])
+    if result["status"] == Status.NOT_GRADED:  # not a notebook could be graded
+        result.update(failed(found.problems or ["no notebook could be graded"]))
     return dict(result, seconds=round(time.perf_counter() - started, 1))
 
 
@@ -73,7 +74,7 @@ def grading_process(course, student, config, sender):
     try:
         entry = grade_submission(course, student, course.root / "grading" / "intake", config)
     except BaseException as error:  # anything: the batch must go on
-        entry = {"status": "failed", "reasons": [f"grader error: {error!r}"]}
+        entry = failed([f"grader error: {error!r}"])
     finally:
         kill_kernels()
     sender.send({k: v for k, v in entry.items() if k != "auto"})

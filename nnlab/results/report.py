@@ -9,8 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (after choosing the file-only backend)
 
 from ..course import counted  # noqa: E402
+from ..status import UNGRADED, Status  # noqa: E402
 from .export import class_rows, graded_cells  # noqa: E402
-from ..grading.outcome import STATUSES, UNGRADED  # noqa: E402
 from .similarity import NEVER_A_GRADE, read_summary  # noqa: E402
 
 
@@ -73,11 +73,11 @@ def _bars(rates, path):
 
 def _page(course, rows, graded, rates, left_out, similarity):
     counts = Counter(row["status"] for row in rows)
-    statuses = list(dict.fromkeys((*STATUSES, *sorted(UNGRADED))))  # worst first, each once
+    statuses = list(Status)  # worst first
     order = [s for s in statuses if counts[s]]
     summary = ", ".join(f"{counts[s]} {s}" for s in order)
     severity = {status: rank for rank, status in enumerate(statuses)}
-    attention = sorted((row for row in rows if row["status"] not in ("ok", "late")),
+    attention = sorted((row for row in rows if row["status"] not in (Status.OK, Status.LATE)),
                        key=lambda row: (severity.get(row["status"], 0), row["student"]))
     hardest = sorted(rates, key=rates.get)[:5]
     return f"""<!DOCTYPE html>

@@ -1,0 +1,58 @@
+"""The course's last grading step (`steps.RecordOutcome`) on a notebook built in memory, against a
+gradebook made by `transfer` (as nbgrader tests its preprocessors): it decides the notebook's
+verdict once, and the gradebook, the record and the TA's note all say the same."""
+from nbformat.v4 import new_code_cell, new_notebook
+from nbgrader.api import Gradebook
+from traitlets.config import Config
+
+from nnlab.grading import transfer
+from nnlab.grading.intake import KEY
+from nnlab.grading.steps import RecordOutcome, read_record
+from nnlab.status import BUSY_EVENT, Status
+
+from test_transfer import DEFINITION, rows
+
+
+def record_outcome(tmp_path, findings=(), events=()):
+    """(the record, whether the gradebook flags the notebook, the note's markdown) after the step."""
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    transfer.create_assignment(url, DEFINITION)
+    with Gradebook(url) as gradebook:
+        transfer.write_student_rows(gradebook, "a1", "s1", rows(2.0, None))
+    nb = new_notebook(cells=[new_code_cell("assert f()")])
+    nb.metadata[KEY] = {"notes": ["a repaired cell"], "findings": list(findings), "fingerprint": "f"}
+    resources = {"nbgrader": {"db_url": url, "assignment": "a1", "notebook": "nb", "student": "s1"},
+                 KEY: {"events": list(events), "sandbox": True, "confinement": "bwrap"}}
+    nb, _ = RecordOutcome(config=Config({"CourseDirectory": {"root": str(tmp_path)}})).preprocess(nb, resources)
+    with Gradebook(url) as gradebook:
+        flagged = gradebook.find_submission_notebook("nb", "a1", "s1").flagged
+    return read_record(tmp_path, "s1", "nb"), flagged, nb.cells[0].source
+
+
+def test_a_scan_finding_flags_the_notebook_in_the_record_and_the_gradebook(tmp_path):
+    finding = {"text": "nb.ipynb, cell t1: imports socket", "hold": False}
+    timeout = {"kind": "timeout", "cell": "t1", "message": "interrupted"}
+    record, flagged, note = record_outcome(tmp_path, [finding], [timeout])
+    assert record["status"] == Status.FLAGGED and flagged
+    assert record["reasons"] == ["a repaired cell", finding["text"], "nb.ipynb, cell t1: interrupted"]
+    assert record["held"] == [] and "**Flagged** by the code scan" in note
+
+
+def test_a_timeout_alone_is_a_warning_and_flags_nothing(tmp_path):
+    record, flagged, note = record_outcome(tmp_path, events=[{"kind": "timeout", "cell": "t1", "message": "slow"}])
+    assert record["status"] == Status.WARNING and not flagged
+    assert "Note for the TA" not in note  # nothing for the TA to look at: no note cell
+
+
+def test_a_busy_notebook_is_flagged_with_the_command_to_grade_it(tmp_path):
+    busy = {"kind": BUSY_EVENT, "cell": "t1", "message": "machine busy"}
+    record, flagged, note = record_outcome(tmp_path, events=[busy])
+    assert record["status"] == Status.BUSY and flagged
+    assert "Not graded: the machine was too busy" in note and "`nnlab grade s1`" in note
+
+
+def test_a_holding_finding_holds_the_points(tmp_path):
+    finding = {"text": "nb.ipynb, cell t1: replaces the grader's checks", "hold": True}
+    record, flagged, note = record_outcome(tmp_path, [finding])
+    assert record["held"] == [finding["text"]] and flagged
+    assert "**Points held for review**" in note
