@@ -9,7 +9,6 @@ interrupted, to be graded first by the next run.
 With a Dask scheduler (`cluster`, or `c.Cluster.scheduler`), the submissions are graded by the
 cluster's workers instead (see `cluster`), with the same ledger, progress and summary.
 """
-import multiprocessing
 import os
 import time
 from multiprocessing.connection import wait
@@ -17,8 +16,8 @@ from multiprocessing.connection import wait
 from traitlets.config import Config
 
 from ..course import CourseError, counted
-from ..status import STATUSES, Status, failed
-from .submission import grading_process
+from ..status import STATUSES, Status
+from .submission import Grading
 from .intake import digest
 from .late import apply_due_date
 from .ledger import Ledger, course_key
@@ -93,38 +92,26 @@ def _check(course, students):
 def _run(course, todo, keys, jobs, ledger, config, report, results):
     """Grade `todo` in forked processes, `jobs` at a time, into `results` ({student: entry});
     `report(student, entry)` shows progress."""
-    context = multiprocessing.get_context("fork")
     queue, running = list(todo), {}
     try:
         while queue or running:
             while queue and len(running) < jobs:
                 student = queue.pop(0)
                 ledger.running(student, keys[student])
-                receiver, sender = context.Pipe(duplex=False)
-                worker = context.Process(target=grading_process, daemon=True,
-                                         args=(course, student, config, sender))
-                worker.start()
-                sender.close()
-                running[worker.sentinel] = (student, worker, receiver)
-            for sentinel in wait(list(running)):
-                student, worker, receiver = running.pop(sentinel)
-                entry = _outcome(worker, receiver)
-                ledger.finished(student, entry, keys[student])
-                results[student] = entry
-                report(student, entry)
+                grading = Grading(course, student, config)
+                running[grading.connection] = grading
+            for ready in wait(list(running)):
+                grading = running.pop(ready)
+                entry = grading.result()
+                ledger.finished(grading.student, entry, keys[grading.student])
+                results[grading.student] = entry
+                report(grading.student, entry)
     except KeyboardInterrupt:
-        for student, worker, _ in running.values():
-            worker.terminate()
-            worker.join()
-            ledger.interrupted(student)
+        for grading in running.values():
+            grading.stop()
+            grading.result()
+            ledger.interrupted(grading.student)
         raise
-
-
-def _outcome(worker, receiver):
-    worker.join()
-    if receiver.poll():
-        return receiver.recv()
-    return failed([f"the grading process ended without a result (exit code {worker.exitcode})"])
 
 
 def _reporter(out, total):

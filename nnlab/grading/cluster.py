@@ -20,14 +20,11 @@ allowed-failures is set to 1), then recorded as failed; a lost scheduler stops t
 students in flight recorded as interrupted.
 """
 import copy
-import ctypes
 import logging
-import multiprocessing
-import os
 import shutil
-import signal
 import tempfile
 import time
+from multiprocessing.connection import wait
 from pathlib import Path
 
 from traitlets import Unicode
@@ -38,7 +35,7 @@ from ..status import Status, failed
 from .outcome import outcome
 from . import transfer
 from .sandbox import SandboxUnavailable, check_sandbox
-from .submission import grading_process
+from .submission import Grading
 
 try:
     from distributed import WorkerPlugin
@@ -280,37 +277,15 @@ def _grade_here(course, student, rows, config, db_url):
 
 
 def _in_child(course, student, config):
-    """Grade in a forked process, as a local batch does: whatever the submission does dies with
-    it, and its output goes to the student's log. The child dies with this worker."""
-    receiver, sender = multiprocessing.Pipe(duplex=False)
-    pid = os.fork()
-    if pid == 0:  # the child: it must never return into the worker's code
-        try:
-            receiver.close()
-            _die_with_parent()
-            grading_process(course, student, config, sender)  # ends with os._exit
-        finally:
-            os._exit(1)
-    sender.close()
-    try:
-        while not receiver.poll(1):
-            if _task_cancelled():
-                os.kill(pid, signal.SIGTERM)
-        entry = receiver.recv()
-    except EOFError:
-        entry = None
-    finally:
-        _, status = os.waitpid(pid, 0)
-    if entry is None:
-        return failed([f"the grading process ended without a result (wait status {status})"])
-    return entry
-
-
-def _die_with_parent():
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() == 1:  # the worker died before prctl took effect
-        os._exit(1)
+    """Grade in a forked process, as a local batch does; a task the scheduler let go of (Ctrl-C on
+    the TA's side) stops it."""
+    grading = Grading(course, student, config)
+    stopped = False
+    while not wait([grading.connection], timeout=1):
+        if not stopped and _task_cancelled():
+            grading.stop()
+            stopped = True
+    return grading.result()
 
 
 def _task_cancelled():

@@ -4,9 +4,11 @@
 separately (so one notebook that nbgrader cannot process does not cost the other) with the
 course's nbgrader configuration, whose steps (`steps`) repair, scan, execute sandboxed and record
 each notebook, exactly as `nbgrader autograde` does. It runs in a process of its own
-(`grading_process`), forked by a local batch (`batch`) or by a cluster's worker (`cluster`).
+(`Grading`), forked by a local batch (`batch`) or by a cluster's worker (`cluster`).
 """
+import ctypes
 import logging
+import multiprocessing
 import os
 import signal
 import time
@@ -58,6 +60,48 @@ def _converter(course, student, staging, notebook, extra=None):
     converter.force = True
     converter.log.setLevel(logging.INFO)
     return converter
+
+
+class Grading:
+    """One submission graded in a process forked for it (`grading_process`), by the local batch
+    and by a cluster's worker alike: whatever the submission does dies with that process, which
+    dies with the process that forked it. `connection` is ready (for `multiprocessing.connection.
+    wait`) once the grading is over."""
+
+    def __init__(self, course, student, config):
+        self.student = student
+        self.connection, sender = multiprocessing.Pipe(duplex=False)
+        self._pid = os.fork()
+        if self._pid == 0:  # the child: it never returns into the caller's code
+            try:
+                self.connection.close()
+                _die_with_parent()
+                grading_process(course, student, config, sender)  # ends with os._exit
+            finally:
+                os._exit(1)
+        sender.close()
+
+    def stop(self):
+        """Stop the grading; its kernels die with it (`result` then says there is none)."""
+        os.kill(self._pid, signal.SIGTERM)
+
+    def result(self):
+        """Wait for the process: the student's outcome, or why there is none."""
+        try:
+            entry = self.connection.recv()
+        except EOFError:
+            entry = None
+        finally:
+            self.connection.close()
+            code = os.waitstatus_to_exitcode(os.waitpid(self._pid, 0)[1])
+        return entry or failed([f"the grading process ended without a result (exit code {code})"])
+
+
+def _die_with_parent():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def grading_process(course, student, config, sender):
