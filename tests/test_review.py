@@ -1,8 +1,9 @@
 """Points held for review: a notebook that tampers with the interpreter is held, export, report and
 gradebook agree on it, `nnlab review` releases or voids it, and a regrade keeps the decision while
-nothing changed."""
+nothing changed. The submission is graded once; every test works on a copy of its own."""
 import csv
 import re
+import shutil
 
 import pytest
 from nbgrader.api import Gradebook
@@ -10,6 +11,7 @@ from nbgrader.api import Gradebook
 from nnlab.authoring import damage
 from nnlab.authoring.demo import DEMO, limits, manifest
 from nnlab.cli import main
+from nnlab.course import Course
 from nnlab.grading.batch import grade_class
 from nnlab.results.export import graded_cells, write_csv
 from nnlab.grading.outcome import duration, outcome
@@ -25,20 +27,21 @@ LOOK = "import inspect\nprint(inspect.signature(batchnorm_forward))"
 
 
 @pytest.fixture(scope="module")
-def course(built_course, tmp_path_factory):
-    """A copy of the built course with one submission whose batchnorm points are held, graded
-    (shared by the tests of this module, in their order)."""
-    return held_submission(built_course, tmp_path_factory.mktemp("review"))
-
-
-def held_submission(built_course, folder):
-    """A released copy in `folder` with STUDENT graded: batchnorm's points held."""
-    course = released_copy(built_course, folder)
+def graded(built_course, tmp_path_factory):
+    """A released copy of the built course with STUDENT graded: batchnorm's points held."""
+    course = released_copy(built_course, tmp_path_factory.mktemp("review"))
     fill_on_time(course, [DEMO / "students" / "regularization" / "classic.py",
                           DEMO / "students" / "batchnorm" / "classic.py"], STUDENT)
     damage.insert_cell(course.submission(STUDENT), "batchnorm", "batchnorm_forward", LOOK)
     grade_class(course, config=limits(SETTINGS), out=lambda line: None)
     return course
+
+
+@pytest.fixture()
+def course(graded, tmp_path):
+    """The graded course as `graded` left it, in a copy of the test's own (the gradebook, the
+    records and the ledger travel with the folder)."""
+    return Course(shutil.copytree(graded.root, tmp_path / "course", symlinks=True))
 
 
 def grade_again(course):
@@ -110,29 +113,32 @@ def test_accept_releases_the_points_and_a_regrade_keeps_the_decision(course, tmp
     assert autograded(course, "batchnorm") == scores
 
 
-def test_a_decision_can_be_changed_and_a_tas_own_score_survives_it(course, capsys):
-    """--reject after --accept voids the points; a score the TA set in formgrader (a 0 on a held
-    cell, a part score after the reject) stays through every later decision; all in the history."""
-    assert main(["--course", str(course.root), "review", STUDENT, "--reject"]) == 0
-    assert all(score == 0 for score, _, _ in autograded(course, "batchnorm").values())
-    first, second = sorted(autograded(course, "batchnorm"))[:2]
-    with Gradebook(course.db_url) as gradebook:  # what formgrader's grade API does
-        submitted = gradebook.find_submission_notebook("batchnorm", course.assignment, STUDENT)
-        grade = next(g for g in submitted.grades if g.name == first)
-        grade.manual_score, grade.needs_manual_grade = 0.25, False
-        gradebook.db.commit()
+def change_the_decision(course):
+    """Accept, reject, a part score the TA sets in formgrader on the first held cell, accept:
+    the batchnorm cells' scores after each reject and the last accept."""
     assert main(["--course", str(course.root), "review", STUDENT, "--accept"]) == 0
-    scores = autograded(course, "batchnorm")
-    assert scores[first][1] == 0.25 and scores[second][1] is None and scores[second][0] > 0
+    assert main(["--course", str(course.root), "review", STUDENT, "--reject"]) == 0
+    rejected = autograded(course, "batchnorm")
+    set_by_ta(course, sorted(rejected)[0], 0.25)
+    assert main(["--course", str(course.root), "review", STUDENT, "--accept"]) == 0
+    return rejected, autograded(course, "batchnorm")
+
+
+def history(course, capsys):
+    """The states `nnlab review ID` lists, oldest first."""
     capsys.readouterr()
     assert main(["--course", str(course.root), "review", STUDENT]) == 0
-    states = [line.split()[2] for line in capsys.readouterr().out.splitlines() if line[:2] == "20"]
-    assert states == ["held", "accepted", "rejected", "accepted"]
+    return [line.split()[2] for line in capsys.readouterr().out.splitlines() if line[:2] == "20"]
 
 
-def graded_with_a_hold(built_course, tmp_path):
-    """A course of its own for one test (see `held_submission`)."""
-    return held_submission(built_course, tmp_path)
+def test_a_decision_can_be_changed_and_a_tas_own_score_survives_it(course, capsys):
+    """--reject after --accept voids the points; a score the TA set in formgrader (a part score
+    after the reject) stays through every later decision; all in the history."""
+    rejected, accepted = change_the_decision(course)
+    assert all(score == 0 for score, _, _ in rejected.values())
+    first, second = sorted(accepted)[:2]
+    assert accepted[first][1] == 0.25 and accepted[second][1] is None and accepted[second][0] > 0
+    assert history(course, capsys) == ["held", "accepted", "rejected", "accepted"]
 
 
 def set_by_ta(course, cell, score):
@@ -146,10 +152,9 @@ def set_by_ta(course, cell, score):
         gradebook.db.commit()
 
 
-def test_a_tas_zero_entered_after_a_rejection_survives_accept(built_course, tmp_path):
+def test_a_tas_zero_entered_after_a_rejection_survives_accept(course):
     """A rejection sets the held cells to 0; the TA then enters 0 on one of them too: a later
     --accept gives every other cell its autograded score back, and leaves the TA's 0."""
-    course = graded_with_a_hold(built_course, tmp_path)
     assert main(["--course", str(course.root), "review", STUDENT, "--reject"]) == 0
     cell = sorted(autograded(course, "batchnorm"))[0]
     assert autograded(course, "batchnorm")[cell][:2] == (0, 0)
@@ -160,9 +165,8 @@ def test_a_tas_zero_entered_after_a_rejection_survives_accept(built_course, tmp_
     assert all(manual is None and score > 0 for name, (score, manual, _) in scores.items() if name != cell)
 
 
-def test_a_tas_zero_on_a_held_cell_survives_accept(built_course, tmp_path):
+def test_a_tas_zero_on_a_held_cell_survives_accept(course):
     """The TA enters 0 on one held cell in formgrader, then accepts: that cell stays 0."""
-    course = graded_with_a_hold(built_course, tmp_path)
     cell = sorted(autograded(course, "batchnorm"))[0]
     set_by_ta(course, cell, 0.0)
     pages = course.root / "feedback" / STUDENT / course.assignment
@@ -185,7 +189,8 @@ def test_a_tas_zero_on_a_held_cell_survives_accept(built_course, tmp_path):
 
 def test_a_changed_submission_is_held_again_and_reject_voids_it(course, capsys):
     """A new submission voids the old decision; --reject keeps the autograded points at 0 (but
-    where the TA set a score above)."""
+    where the TA set a score)."""
+    change_the_decision(course)
     path = course.submission(STUDENT) / "batchnorm.ipynb"
     path.write_text(path.read_text().replace("print(inspect.signature", "print( inspect.signature"))
     grade_class(course, config=limits(SETTINGS), out=lambda line: None)
@@ -194,12 +199,9 @@ def test_a_changed_submission_is_held_again_and_reject_voids_it(course, capsys):
     row = outcome(course, STUDENT)
     assert row["held"] == {}
     scores = autograded(course, "batchnorm").values()
-    assert sorted(manual for _, manual, _ in scores)[-1] == 0.25  # the TA's, from the test above
+    assert sorted(manual for _, manual, _ in scores)[-1] == 0.25  # the TA's
     assert all(score == 0 for score, manual, _ in scores if manual != 0.25)
-    capsys.readouterr()
-    assert main(["--course", str(course.root), "review", STUDENT]) == 0
-    states = [line.split()[2] for line in capsys.readouterr().out.splitlines() if line[:2] == "20"]
-    assert states == ["held", "accepted", "rejected", "accepted", "held", "rejected"]
+    assert history(course, capsys) == ["held", "accepted", "rejected", "accepted", "held", "rejected"]
 
 
 def test_a_grading_without_the_courses_steps_is_said_so(course):
