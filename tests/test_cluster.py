@@ -231,7 +231,7 @@ def test_scheduler_killed_stops_cleanly_and_the_rerun_finishes(cluster_class, da
 
 def test_ctrl_c_stops_the_workers_grading(cluster_class, dask_cluster):
     """SIGINT to nnlab grade while a worker's kernel grades: exit 130, the student is recorded
-    as interrupted (to be graded by the next run, as the test above shows), and the worker stops
+    as interrupted (to be graded by the next run, as the scheduler's test shows), and the worker stops
     grading: its task and its kernel are gone."""
     grading = _cli_grade(cluster_class, dask_cluster.address, "--force", "late")
     with dask_cluster.client() as client:
@@ -270,7 +270,8 @@ def test_the_scheduler_named_in_the_configuration_is_used_and_regrades_nothing(c
     original = config.read_text()
     try:
         config.write_text(original + "\nc.Cluster.scheduler = 'tcp://127.0.0.1:1'\n")
-        graded = ["bug_test_no_gamma_beta", "hostile_neuter_main_checks"]  # by the tests above
+        # graded by the fixture and left graded by every test (the Ctrl-C test may leave "late" interrupted)
+        graded = ["bug_test_no_gamma_beta", "hostile_neuter_main_checks"]
         lines = []
         assert grade_class(cluster_class, students=graded, out=lines.append) == {}
         assert lines == ["2 submissions unchanged since their last grading (--force grades them again)"]

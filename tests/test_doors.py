@@ -37,6 +37,7 @@ from nnlab.grading.ledger import course_key
 from nnlab.grading.outcome import outcome
 from nnlab.authoring import damage
 from nnlab.cli import main
+from nnlab.course import Course
 
 from conftest import (BIN, REPO, TESTS_AND_MARK_SCHEMES, Formgrader, chromium_dom, copy_course, in_a_browser, released_copy,
                       files_under, fill_solutions, nbgrader, page_text, secret_lines, squeeze, stamp_on_time)
@@ -405,18 +406,17 @@ def test_the_readmes_command_line_term_from_a_fresh_copy(as_root, tmp_path, ta_p
         shutil.rmtree(exchange, ignore_errors=True)
 
 
-def test_exchange_setup_does_not_regrade_the_class(course, student):
-    """c.Exchange.root keeps the course key (nothing regraded); c.Execute.timeout changes it."""
+def test_exchange_setup_does_not_regrade_the_class(course, student, tmp_path):
+    """c.Exchange.root keeps the course key (nothing regraded); c.Execute.timeout changes it (in
+    a copy of the course's source and configuration, so that the course itself stays as it is)."""
     assert course_key(course) == course.key_before_exchange
     assert set(student.graded) == {student.name}  # "late" was left as graded before
-    config = course.root / "nbgrader_config.py"
-    text = config.read_text()
-    try:
-        config.write_text(text + "\nc.Execute.timeout = 181\n")
-        assert course_key(course) != course.key_before_exchange
-    finally:
-        config.write_text(text)
-    assert course_key(course) == course.key_before_exchange
+    shutil.copytree(course.root / "source", tmp_path / "source")
+    config = (course.root / "nbgrader_config.py").read_text()
+    (tmp_path / "nbgrader_config.py").write_text(config)
+    assert course_key(Course(tmp_path)) == course.key_before_exchange
+    (tmp_path / "nbgrader_config.py").write_text(config + "\nc.Execute.timeout = 181\n")
+    assert course_key(Course(tmp_path)) != course.key_before_exchange
 
 
 def test_exchange_student_is_graded_in_full_without_a_warning(course, student):
