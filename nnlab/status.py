@@ -1,8 +1,10 @@
 """What a grading decides, in one vocabulary for the grading step, the batch's ledger and every
 view: the statuses of a submission (worst first), what a notebook's grading events mean for it,
-and the outcome of a grading that produced nothing. It depends on nothing else of the package.
+the two values that carry it (a notebook's `Record`, a student's `Outcome`), and the outcome of a
+grading that produced nothing. It depends on nothing else of the package.
 """
 from enum import StrEnum
+from typing import NotRequired, TypedDict
 
 
 class Status(StrEnum):
@@ -21,6 +23,47 @@ class Status(StrEnum):
     GRADED = "graded"  # (the ledger's) graded; the student's status is one of the above
 
 
+class Event(TypedDict):
+    """Something the kernel did during a grading (`execution.GuardedExecute`)."""
+    kind: str  # BUSY_EVENT, one of LOSSES, or a note: "timeout", "exit", "memory", "output"...
+    cell: str  # the cell's grade id, or "#N" for a cell without one
+    message: str
+
+
+class Record(TypedDict):
+    """A notebook's record, written once by its grading's last step (`steps.RecordOutcome`) to
+    grading/records/STUDENT/NOTEBOOK.json; a notebook nbgrader could not grade has only `error`."""
+    status: NotRequired[str]  # a Status: the notebook's verdict (`notebook_verdict`)
+    reasons: NotRequired[list[str]]  # the verdict's reasons
+    notes: NotRequired[list[str]]  # what the intake repaired
+    findings: NotRequired[list[str]]  # what the code scan found
+    events: NotRequired[list[Event]]
+    held: NotRequired[list[str]]  # the findings that hold the notebook's points for review
+    token: NotRequired[str]  # also in the autograded notebook: this grading wrote both
+    sandbox: NotRequired[bool]
+    confinement: NotRequired[str]
+    fingerprint: NotRequired[str]  # of the cell sources a review decision is made on
+    graded_at: NotRequired[str]
+    error: NotRequired[str]
+
+
+class Outcome(TypedDict):
+    """A student's outcome as every view shows it (`outcome.outcome`): the records' verdicts,
+    the gradebook's scores and holds (which TAs and review decisions change), the ledger."""
+    student: str
+    status: Status
+    reasons: list[str]
+    scores: dict[str, list] | None  # cell -> [score, max score]; written answers None until graded
+    auto: dict[str, float | None]  # cell -> autograded score
+    held: dict[str, list[str]]  # notebook -> why its points are held
+    late_penalty: float
+    total: float | None  # None when held, busy or not graded
+    max: float | None
+    sandbox: bool | None  # whether every notebook ran sandboxed (None: none graded)
+    confinement: str
+    seconds: NotRequired[float]  # how long the grading took (`nnlab grade`)
+
+
 # The statuses of a graded submission, worst first, and those whose gradebook rows are not a
 # grading of the current submission (a notebook the machine stopped is graded only as far as
 # it got, which is not charged to the student).
@@ -34,12 +77,13 @@ BUSY_EVENT = "busy"
 LOSSES = {"died", "killed", "budget"}
 
 
-def worst(statuses):
+def worst(statuses) -> Status:
     """The worst of `statuses` (OK when there are none)."""
     return min(statuses, key=list(Status).index, default=Status.OK)
 
 
-def notebook_verdict(notebook, notes, findings, events):
+def notebook_verdict(notebook: str, notes: list[str], findings: list[str],
+                     events: list[Event]) -> tuple[Status, list[str]]:
     """(status, reasons) of one notebook's grading, from the repairs' notes, the code scan's
     findings and the kernel's events (each event named once, with every cell it happened in)."""
     kinds = {event["kind"] for event in events}
@@ -55,6 +99,6 @@ def notebook_verdict(notebook, notes, findings, events):
     return status, list(notes) + list(findings) + described
 
 
-def failed(reasons):
+def failed(reasons) -> dict:
     """The outcome of a grading that produced nothing (a worker that crashed, a task lost)."""
     return {"status": Status.FAILED, "scores": None, "reasons": list(reasons)}

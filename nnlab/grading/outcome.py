@@ -10,7 +10,7 @@ written by a grading without the course's steps is said to be so.
 """
 from nbgrader.api import Gradebook, MissingEntry
 
-from ..status import UNGRADED, Status, notebook_verdict, worst
+from ..status import UNGRADED, Outcome, Status, notebook_verdict, worst
 from . import review
 from .intake import survey
 from .late import Deadline
@@ -44,11 +44,8 @@ def graded_students(course):
     return [s for s in class_students(course) if outcome(course, s)["status"] not in UNGRADED]
 
 
-def outcome(course, student, ledger=None):
-    """{"student", "status", "reasons", "scores", "auto", "held", "late_penalty", "total", "max",
-    "sandbox", "confinement"}: see the module docstring. `scores` maps every graded cell to
-    [score, max score] (written answers: None until graded), `auto` to the autograded score,
-    `held` each held notebook to its reasons."""
+def outcome(course, student, ledger=None) -> Outcome:
+    """The student's `Outcome` (see `status.Outcome` and the module docstring)."""
     entry = (ledger if ledger is not None else Ledger(course)).get(student) or {}
     row = {"student": student, "status": Status.NOT_GRADED, "reasons": [], "scores": None, "auto": {},
            "held": {}, "late_penalty": 0.0, "total": None, "max": None, "sandbox": None,

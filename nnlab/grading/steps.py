@@ -36,7 +36,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_solution
 
 from ..course import discard_feedback
-from ..status import Status, notebook_verdict
+from ..status import Record, Status, notebook_verdict
 from . import review
 from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, keep_experiment_outputs, release_folder, repair
 from .late import keep_due_date
@@ -149,7 +149,7 @@ def record_path(root, student, notebook):
     return Path(root) / "grading" / "records" / student / f"{notebook}.json"
 
 
-def write_record(root, student, notebook, record):
+def write_record(root, student, notebook, record: Record):
     """Write a notebook's record atomically (a reader never sees half of it)."""
     path = record_path(root, student, notebook)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +158,7 @@ def write_record(root, student, notebook, record):
     os.replace(temporary, path)
 
 
-def read_record(root, student, notebook):
+def read_record(root, student, notebook) -> Record | None:
     """A notebook's record, or None if nnlab's steps never recorded one."""
     path = record_path(root, student, notebook)
     try:
