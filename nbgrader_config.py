@@ -62,11 +62,12 @@ c.PenaltyPerDay.fraction_per_day = 0.1
 from nnlab.grading.late import keep_penalties_current  # noqa: E402
 
 keep_penalties_current(c)
-# Graders at once (a batch's workers, formgrader, a TA's command) wait for each other's writes
-# to the SQLite gradebook instead of failing after SQLite's 5 s.
-from nnlab.course import wait_for_the_gradebook  # noqa: E402
+# Graders at once (a batch's workers, formgrader, a TA's command) share the SQLite gradebook:
+# a write waits for another's instead of failing after SQLite's 5 s, and reading never waits for
+# a write (SQLite's write-ahead log, except on a network file system).
+from nnlab.course import share_the_gradebook  # noqa: E402
 
-wait_for_the_gradebook()
+share_the_gradebook()
 # A score a TA sets on a held or decided cell (also a 0) is the TA's: no review decision changes it.
 from nnlab.grading.review import keep_tas_scores  # noqa: E402
 

@@ -35,28 +35,57 @@ def discard_feedback(coursedir, assignment, student, notebooks):
 
 
 GRADEBOOK_PATIENCE = 120  # seconds a process waits for another's write to an SQLite gradebook
-_patient = False
+# File systems shared over a network, where SQLite's write-ahead log must not be used (its index is
+# shared memory, which such file systems cannot share between machines).
+NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs",
+                       "lustre", "gpfs", "beegfs", "fuse.sshfs", "fuse.glusterfs", "fuse.ceph")
+_shared = False
 
 
-def wait_for_the_gradebook():
-    """Make every SQLite connection of this process wait up to GRADEBOOK_PATIENCE for another
-    process's write (SQLite's own default is 5 s: on a busy machine, a grader opening the
-    gradebook while another commits failed with "error accessing the nbgrader database").
+def share_the_gradebook():
+    """Make every SQLite gradebook this process opens fit for graders at once (a batch's workers,
+    formgrader, a TA's command): a connection waits up to GRADEBOOK_PATIENCE for another's write
+    (SQLite's own 5 s made a worker fail on a busy machine), and the database keeps a write-ahead
+    log (WAL), so that reading never waits for a write and a write for no reading, and a commit
+    costs no flush to disk (synchronous=NORMAL: a power cut may lose the last commits, never
+    consistency). Not on a network file system, where the log cannot be shared.
     nbgrader_config.py calls this in every nbgrader process."""
-    global _patient
-    if _patient:
+    global _shared
+    if _shared:
         return
     import sqlite3
 
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    def patient(connection, _record):
+    def on_connect(connection, _record):
         if isinstance(connection, sqlite3.Connection):
             connection.execute(f"PRAGMA busy_timeout = {GRADEBOOK_PATIENCE * 1000}")
+            path = connection.execute("PRAGMA database_list").fetchone()[2]
+            if path and filesystem_type(path) not in NETWORK_FILESYSTEMS:
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = NORMAL")
 
-    event.listen(Engine, "connect", patient)
-    _patient = True
+    event.listen(Engine, "connect", on_connect)
+    _shared = True
+
+
+def filesystem_type(path, mounts="/proc/self/mounts"):
+    """The type of the file system holding `path` ("ext4", "nfs4"...; "" where unknown)."""
+    path, found, length = os.path.realpath(path), "", -1
+    try:
+        lines = Path(mounts).read_text().splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) > length:
+            found, length = fields[2], len(point)
+    return found
 
 
 def counted(number, noun):

@@ -1,6 +1,7 @@
 """What travels between the course and a cluster worker: files, the assignment's definition, a
 student's rows, written in one transaction."""
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import CompileError
 from nbgrader.api import Gradebook
 
@@ -66,6 +67,56 @@ def test_a_failed_write_leaves_the_old_grades(db_url):
         assert transfer.student_rows(gradebook, "a1", "s1") == rows(2.0, 0.5)
 
 
+def test_reading_the_gradebook_never_waits_for_a_write(db_url):
+    """Another process is in the middle of a write (its exclusive lock held, nothing committed):
+    a grader reads the gradebook at once and sees the rows as they were, where SQLite's default
+    journal makes it wait until the write ends."""
+    import sqlite3
+    import time
+
+    from nnlab.course import share_the_gradebook
+
+    share_the_gradebook()
+    with Gradebook(db_url) as gradebook:
+        transfer.write_student_rows(gradebook, "a1", "s1", rows(2.0, 0.5))
+    other = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    other.execute("BEGIN EXCLUSIVE")
+    other.execute("UPDATE grade SET manual_score = 0")
+    started = time.monotonic()
+    try:
+        with Gradebook(db_url) as gradebook:
+            assert transfer.student_rows(gradebook, "a1", "s1") == rows(2.0, 0.5)
+    finally:
+        other.rollback()
+        other.close()
+    assert time.monotonic() - started < 3
+
+
+def test_a_gradebook_on_a_network_file_system_keeps_sqlites_journal(tmp_path, monkeypatch):
+    """SQLite's write-ahead log needs memory shared by every process that opens the database,
+    which NFS and its kind cannot give: there the gradebook keeps SQLite's default journal."""
+    from nnlab import course
+
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"/dev/vda / ext4 rw 0 0\nserver:/home {tmp_path / 'home'} nfs4 rw 0 0\n"
+                      f"tmpfs {tmp_path / 'home' / 'my files'} tmpfs rw 0 0\n".replace("my files", "my\\040files"))
+    assert course.filesystem_type(tmp_path / "home" / "ta" / "gradebook.db", mounts) == "nfs4"
+    assert course.filesystem_type(tmp_path / "home" / "my files" / "gradebook.db", mounts) == "tmpfs"
+    assert course.filesystem_type(tmp_path / "homework", mounts) == "ext4"
+    assert course.filesystem_type(tmp_path, tmp_path / "absent") == ""
+
+    course.share_the_gradebook()
+    journals = {}
+    for kind in ("ext4", "nfs4"):
+        monkeypatch.setattr(course, "filesystem_type", lambda path: kind)
+        url = f"sqlite:///{tmp_path / kind}.db"
+        transfer.create_assignment(url, DEFINITION)
+        with Gradebook(url) as gradebook:
+            journals[kind] = gradebook.db.execute(text("PRAGMA journal_mode")).scalar()
+    assert journals == {"ext4": "wal", "nfs4": "delete"}
+
+
 def test_files_pack_and_unpack_without_links_or_escapes(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / "b" / "f.txt").write_text("x")
@@ -87,9 +138,9 @@ def test_a_grader_waits_for_another_ones_write_longer_than_sqlites_5_s(db_url):
     import threading
     import time
 
-    from nnlab.course import wait_for_the_gradebook
+    from nnlab.course import share_the_gradebook
 
-    wait_for_the_gradebook()
+    share_the_gradebook()
     other = sqlite3.connect(db_url.removeprefix("sqlite:///"), check_same_thread=False)
     other.execute("BEGIN EXCLUSIVE")
     release = threading.Timer(6, other.commit)
