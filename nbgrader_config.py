@@ -18,26 +18,26 @@ c.Execute.interrupt_on_timeout = True
 c.OverwriteCells.add_missing_cells = True
 
 # Every door grades alike: `nbgrader autograde`, formgrader's Autograde button and `nnlab grade`
-# run nbgrader's Autograde with the course's steps (nnlab/grading/steps.py): repairs and a scan of the
+# run nbgrader's Autograde with the course's steps (nnlab/steps/autograde.py): repairs and a scan of the
 # student's code before nbgrader's own sanitizing, then sandboxed, guarded execution in place of
 # nbgrader's Execute, and a record of the outcome (flags, held points) after its grading steps.
 c.Autograde.sanitize_preprocessors = [
-    "nnlab.grading.steps.IntakeRepairs",
+    "nnlab.steps.autograde.IntakeRepairs",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
-    "nnlab.grading.steps.ScanStudentCode",
+    "nnlab.steps.autograde.ScanStudentCode",
 ]
 c.Autograde.autograde_preprocessors = [
-    "nnlab.grading.execution.GuardedExecute",
+    "nnlab.steps.execution.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
-    "nnlab.grading.steps.RecordOutcome",
+    "nnlab.steps.autograde.RecordOutcome",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # Feedback (`nbgrader generate_feedback`, formgrader's button, `nnlab feedback`) without hidden
@@ -45,10 +45,10 @@ c.Autograde.autograde_preprocessors = [
 # no note for TAs, and a notebook whose points are held for review gets a note that it is under
 # review instead.
 c.GenerateFeedback.preprocessors = [
-    "nnlab.results.feedback.StudentView",
-    "nnlab.results.feedback.HiddenTestsFeedback",
+    "nnlab.steps.feedback.StudentView",
+    "nnlab.steps.feedback.HiddenTestsFeedback",
     "nbgrader.preprocessors.ClearMarkScheme",
-    "nnlab.results.feedback.RedactHiddenLines",
+    "nnlab.steps.feedback.RedactHiddenLines",
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
@@ -56,10 +56,10 @@ c.GenerateFeedback.preprocessors = [
 # Late policy: the due date, stored in the gradebook by the first grading step at every door
 # (and by `nnlab release`), and a penalty of 10% of a notebook's score per started day late.
 c.Deadline.due = "2026-12-04 23:59:00 UTC"
-c.AssignLatePenalties.plugin_class = "nnlab.grading.late.PenaltyPerDay"
+c.AssignLatePenalties.plugin_class = "nnlab.steps.late.PenaltyPerDay"
 c.PenaltyPerDay.fraction_per_day = 0.1
 # ... applied to the notebook's current total whenever a grade changes, also in formgrader.
-from nnlab.grading.late import keep_penalties_current  # noqa: E402
+from nnlab.steps.late import keep_penalties_current  # noqa: E402
 
 keep_penalties_current(c)
 # Graders at once (a batch's workers, formgrader, a TA's command) share the SQLite gradebook:
@@ -69,7 +69,7 @@ from nnlab.course import share_the_gradebook  # noqa: E402
 
 share_the_gradebook()
 # A score a TA sets on a held or decided cell (also a 0) is the TA's: no review decision changes it.
-from nnlab.grading.review import keep_tas_scores  # noqa: E402
+from nnlab.steps.review import keep_tas_scores  # noqa: E402
 
 keep_tas_scores()
 

@@ -105,7 +105,7 @@ def _run(args):
         rows = write_csv(course, target)
         print(f"{target}: {len(rows)} students")
     elif args.command == "review":
-        from .grading.review import review_command
+        from .steps.review import review_command
 
         return review_command(course, args.student, args.accept, args.reject, args.notebook)
     elif args.command == "feedback":

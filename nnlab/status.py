@@ -31,7 +31,7 @@ class Event(TypedDict):
 
 
 class Record(TypedDict):
-    """A notebook's record, written once by its grading's last step (`steps.RecordOutcome`) to
+    """A notebook's record, written once by its grading's last step (`autograde.RecordOutcome`) to
     grading/records/STUDENT/NOTEBOOK.json; a notebook nbgrader could not grade has only `error`."""
     status: NotRequired[str]  # a Status: the notebook's verdict (`notebook_verdict`)
     reasons: NotRequired[list[str]]  # the verdict's reasons

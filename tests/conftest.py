@@ -34,7 +34,7 @@ from nnlab.course import Course
 from nnlab.authoring.demo import limits, make_class, manifest
 from nnlab.authoring.fill import TIMESTAMP_FORMAT, fill
 from nnlab.authoring.release import build
-from nnlab.grading.execution import GuardedExecute
+from nnlab.steps.execution import GuardedExecute
 from nnlab.results.export import class_rows
 
 REPO = Path(__file__).resolve().parents[1]

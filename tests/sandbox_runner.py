@@ -15,8 +15,8 @@ import time
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from nnlab.grading import cgroups
-from nnlab.grading.sandbox import SandboxedKernelManager
+from nnlab.confinement import cgroups
+from nnlab.confinement.sandbox import SandboxedKernelManager
 
 MEMINFO_KEY = "MemAvailable:"
 

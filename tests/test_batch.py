@@ -25,11 +25,11 @@ from nnlab.course import Course, CourseError
 from nnlab.authoring.demo import manifest
 from nnlab.results.export import graded_cells, write_csv
 from nnlab.grading.outcome import outcome
-from nnlab.grading.steps import read_record
-from nnlab.results import feedback
+from nnlab.steps.autograde import read_record
+from nnlab.steps import feedback
 from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import pass_rates, write_report
-from nnlab.grading.sandbox import UID_BASE, processes_of
+from nnlab.confinement.sandbox import UID_BASE, processes_of
 
 from conftest import (CHROMIUM, REPO, TESTS_AND_MARK_SCHEMES, chromium_dom, copy_course, fill_on_time, in_a_browser, page_text,
                       released_copy, secret_lines, shown_secrets, sigint_by_default, squeeze)
@@ -244,20 +244,25 @@ def test_regrading_grades_only_what_changed(small_class):
 
 
 def test_a_new_grading_rule_makes_every_submission_stale(tmp_path, monkeypatch):
-    """The course key covers the package's grading code (not its caches): `nnlab grade` regrades
-    the class after an upgrade that changes how grades are decided."""
+    """The course key covers the package's grading code (not its caches, nor the feedback's
+    steps, which decide no grade): `nnlab grade` regrades the class after an upgrade that changes
+    how grades are decided."""
     (tmp_path / "course").mkdir()
     course = copy_course(tmp_path / "course")
-    code = tmp_path / "grading"
-    shutil.copytree(ledger.GRADING_CODE[0], code, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(ledger, "GRADING_CODE", (code,))
+    package = tmp_path / "nnlab"
+    shutil.copytree(ledger.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(ledger, "PACKAGE", package)
     before = course_key(course)
-    (code / "__pycache__").mkdir()
-    (code / "__pycache__" / "late.cpython-311.pyc").write_bytes(b"compiled")
+    (package / "steps" / "__pycache__").mkdir()
+    (package / "steps" / "__pycache__" / "late.cpython-311.pyc").write_bytes(b"compiled")
+    with open(package / "steps" / "feedback.py", "a") as handle:
+        handle.write("\n# a new feedback page\n")
     assert course_key(course) == before
-    with open(code / "late.py", "a") as handle:
-        handle.write("\n# a new late rule\n")
-    assert course_key(course) != before
+    for rule in ("steps/late.py", "confinement/kernelclock.py", "grading/outcome.py", "status.py"):
+        with open(package / rule, "a") as handle:
+            handle.write("\n# a new rule\n")
+        assert course_key(course) != before, rule
+        before = course_key(course)
 
 
 def test_a_submission_the_machine_keeps_stopping_is_busy_and_graded_again_later(small_class):

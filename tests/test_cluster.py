@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, inspect, text
 from nnlab.authoring.demo import limits, make_class, manifest
 from nnlab.course import Course, CourseError
 from nnlab.grading.batch import grade_class
-from nnlab.grading.sandbox import processes_of
-from nnlab.grading import review
+from nnlab.confinement.sandbox import processes_of
+from nnlab.steps import review
 from nnlab.results.export import write_csv
 from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import write_report

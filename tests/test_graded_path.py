@@ -6,8 +6,8 @@ from nbgrader.utils import determine_grade
 
 from nnlab.authoring.demo import limits, make_class, manifest
 from nnlab.grading.batch import grade_class
-from nnlab.grading.execution import NOT_RE_RUN
-from nnlab.grading.intake import KEPT_BYTES, KEY, SUBMITTED_OUTPUTS, keep_experiment_outputs
+from nnlab.steps.execution import NOT_RE_RUN
+from nnlab.steps.intake import KEPT_BYTES, KEY, SUBMITTED_OUTPUTS, keep_experiment_outputs
 from nnlab.results.export import class_rows
 
 from conftest import course_cell, executed_in_memory, released_copy

@@ -8,7 +8,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from nbgrader.utils import determine_grade
 from traitlets.config import Config
 
-from nnlab.grading.execution import GuardedExecute
+from nnlab.steps.execution import GuardedExecute
 from nnlab.judge.channel import NotPlainData, decode, dumps, encode, loads
 from nnlab.judge.client import Unanswered, answer_text
 

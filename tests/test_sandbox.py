@@ -1,4 +1,4 @@
-"""The sandboxed kernel (nnlab.grading.sandbox): what a notebook can and cannot do, run twice: as root
+"""The sandboxed kernel (nnlab.confinement.sandbox): what a notebook can and cannot do, run twice: as root
 (the CI case) and as an ordinary user, that the tests make with useradd, in a virtual environment of
 Debian's /usr/bin/python3 that this user can run (see the README). Run by an ordinary user, the
 root runs are skipped and the ordinary-user runs happen in this process."""
@@ -19,9 +19,9 @@ from traitlets.config import Config
 sys.path.insert(0, str(Path(__file__).parent))
 import sandbox_runner  # noqa: E402 (beside this file)
 
-from nnlab.grading import sandbox  # noqa: E402
-from nnlab.grading.execution import GuardedExecute  # noqa: E402
-from nnlab.grading.sandbox import (GiB, SandboxedKernelManager, SandboxUnavailable,  # noqa: E402
+from nnlab.confinement import sandbox  # noqa: E402
+from nnlab.steps.execution import GuardedExecute  # noqa: E402
+from nnlab.confinement.sandbox import (GiB, SandboxedKernelManager, SandboxUnavailable,  # noqa: E402
                            check_sandbox, claim_identity, explain_failure, processes_of)
 
 from conftest import ROOT, as_ta  # noqa: E402
@@ -410,7 +410,7 @@ def test_no_user_namespaces_is_explained(monkeypatch, setting, value, fix):
 def test_user_without_user_namespaces_is_refused(as_root, ta_user, ta_python, ta_code):
     """An ordinary user on a host where user namespaces are disabled (here: in a user namespace
     that allows no more) is refused with the cause, the setting that fixes it, --no-sandbox."""
-    check = "from nnlab.grading.sandbox import check_sandbox\ncheck_sandbox()"
+    check = "from nnlab.confinement.sandbox import check_sandbox\ncheck_sandbox()"
     done = subprocess.run(
         [sys.executable, str(Path(__file__).parent / "without_user_namespaces.py"),
          str(ta_user[1]), str(ta_user[2]), "env", "-i", f"PYTHONPATH={ta_code}",
@@ -418,7 +418,7 @@ def test_user_without_user_namespaces_is_refused(as_root, ta_user, ta_python, ta
         capture_output=True, text=True, cwd="/", timeout=60)
     assert done.returncode == 1
     message = done.stderr.strip().splitlines()[-1]
-    assert message.startswith("nnlab.grading.sandbox.SandboxUnavailable: user namespaces are disabled "
+    assert message.startswith("nnlab.confinement.sandbox.SandboxUnavailable: user namespaces are disabled "
                               "for ordinary users (/proc/sys/user/max_user_namespaces is 0)")
     assert message.index("sysctl -w user.max_user_namespaces") < message.index("--no-sandbox")
 

@@ -6,8 +6,8 @@ from nbgrader.api import Gradebook
 from traitlets.config import Config
 
 from nnlab.grading import transfer
-from nnlab.grading.intake import KEY
-from nnlab.grading.steps import RecordOutcome, read_record
+from nnlab.steps.intake import KEY
+from nnlab.steps.autograde import RecordOutcome, read_record
 from nnlab.status import BUSY_EVENT, Status
 
 from test_transfer import DEFINITION, rows

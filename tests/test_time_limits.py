@@ -12,8 +12,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
-from nnlab.grading.execution import GuardedExecute
-from nnlab.grading.kernelclock import KernelClock
+from nnlab.steps.execution import GuardedExecute
+from nnlab.confinement.kernelclock import KernelClock
 from nnlab.status import BUSY_EVENT
 
 from conftest import HOGS_PER_CORE, CpuHogs

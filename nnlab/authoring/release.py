@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 
 from ..course import Course, CourseError
-from ..grading.late import apply_due_date
+from ..steps.late import apply_due_date
 from .roundoff import difference, same_text
 
 # Set by the kernel or nbclient on every run; says nothing about the content.

@@ -1,2 +1,3 @@
-"""Grading: intake, the course's nbgrader steps, guarded sandboxed execution, tampering
-checks, points held for review, each student's outcome, the batch, its ledger and the late policy."""
+"""Grading a class: one submission in a process of its own (`submission`), the local batch and its
+ledger, a Dask cluster and what travels to its workers, the LMS's file names, and each student's
+outcome, which every view reads."""

@@ -18,11 +18,11 @@ from traitlets.config import Config
 from ..course import CourseError, counted
 from ..status import STATUSES, Status
 from .submission import Grading
-from .intake import digest
-from .late import apply_due_date
+from ..steps.intake import digest
+from ..steps.late import apply_due_date
 from .ledger import Ledger, course_key
 from .outcome import submitted_students
-from .sandbox import SandboxUnavailable, check_sandbox
+from ..confinement.sandbox import SandboxUnavailable, check_sandbox
 from . import cluster as on_cluster
 
 

@@ -7,7 +7,7 @@ batch), a gradebook holding only the assignment (built once per batch), the stud
 files and the student's rows of the course's gradebook (earlier manual grades, review decisions).
 On the worker it builds a course root in a temporary folder and grades it with the same code as
 local grading (`submission.grade_submission`, in a forked process): nbgrader's Autograde with the
-course's nbgrader_config.py and its steps (`steps`: repairs, scan, sandboxed and guarded execution,
+course's nbgrader_config.py and its steps (`nnlab.steps`: repairs, scan, sandboxed and guarded execution,
 records), each kernel claiming a sandbox identity of its own on the worker's machine
 (`sandbox.claim_identity`), against that folder's own SQLite gradebook. It returns the autograded
 notebooks, the records, the log and the student's rows, which the TA's side writes into the course root and, in one transaction per
@@ -34,7 +34,7 @@ from ..course import Course, CourseError, counted, discard_feedback, error_line
 from ..status import Status, failed
 from .outcome import outcome
 from . import transfer
-from .sandbox import SandboxUnavailable, check_sandbox
+from ..confinement.sandbox import SandboxUnavailable, check_sandbox
 from .submission import Grading
 
 try:

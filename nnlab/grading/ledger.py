@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..status import Status
-from .intake import digest
+from ..steps.intake import digest
 
 
 class Ledger:
@@ -70,9 +70,19 @@ GRADING_SECTIONS = ("Autograde", "Execute", "GuardedExecute", "SandboxedKernelMa
 
 
 # The package's code that decides a grade (the course's steps and what they use, the judge, what
-# a grading's events mean): a new grading rule regrades the class.
+# a grading's events mean): a new grading rule regrades the class. Feedback's steps decide none.
 PACKAGE = Path(__file__).resolve().parents[1]
-GRADING_CODE = (PACKAGE / "grading", PACKAGE / "judge", PACKAGE / "status.py")
+GRADING_CODE = ("steps", "confinement", "judge", "grading", "status.py")
+NOT_GRADING_CODE = ("steps/feedback.py",)
+
+
+def grading_code():
+    """The package's files of GRADING_CODE, in a stable order."""
+    files = []
+    for name in GRADING_CODE:
+        path = PACKAGE / name
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return [path for path in files if path.relative_to(PACKAGE).as_posix() not in NOT_GRADING_CODE]
 
 
 def course_key(course):
@@ -82,6 +92,5 @@ def course_key(course):
     config = course.config()
     settings = {name: dict(config[name]) for name in GRADING_SECTIONS if name in config}
     text = json.dumps(settings, sort_keys=True, default=repr)
-    code = "".join(digest(path) if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
-                   for path in GRADING_CODE)
+    code = "".join(hashlib.sha256(path.read_bytes()).hexdigest() for path in grading_code())
     return hashlib.sha256((digest(course.folder("source")) + text + code).encode()).hexdigest()

@@ -2,7 +2,7 @@
 
 It is put together, whenever the class is shown, from what each door leaves behind: the survey of
 the submission folder (`intake.survey`), the record the course's steps wrote for every notebook
-they graded, with the verdict decided there (`steps.RecordOutcome`: its status and reasons), the
+they graded, with the verdict decided there (`autograde.RecordOutcome`: its status and reasons), the
 gradebook (scores, late penalty, holds, which TAs and review decisions change after grading) and,
 for `nnlab grade`, its ledger (a grading still running, interrupted, or a worker that crashed).
 The student's status is the worst of them (`status.worst`). A notebook whose autograded copy was
@@ -11,11 +11,11 @@ written by a grading without the course's steps is said to be so.
 from nbgrader.api import Gradebook, MissingEntry
 
 from ..status import UNGRADED, Outcome, Status, notebook_verdict, worst
-from . import review
-from .intake import survey
-from .late import Deadline
+from ..steps import review
+from ..steps.intake import survey
+from ..steps.late import Deadline
 from .ledger import Ledger
-from .steps import autograded_token, read_record
+from ..steps.autograde import autograded_token, read_record
 
 OUTSIDE = ("graded without the course's grading steps (no sandbox, no guard, no tampering "
            "checks): grade it again with nnlab grade or the course's nbgrader configuration")

@@ -2,7 +2,7 @@
 
 `grade_submission` surveys and stages the submission (`intake`), then autogrades each notebook
 separately (so one notebook that nbgrader cannot process does not cost the other) with the
-course's nbgrader configuration, whose steps (`steps`) repair, scan, execute sandboxed and record
+course's nbgrader configuration, whose steps (`nnlab.steps`) repair, scan, execute sandboxed and record
 each notebook, exactly as `nbgrader autograde` does. It runs in a process of its own
 (`Grading`), forked by a local batch (`batch`) or by a cluster's worker (`cluster`).
 """
@@ -19,10 +19,10 @@ from traitlets.config import Config
 
 from ..course import error_line
 from ..status import Status, failed
-from ..grading import intake
+from ..steps import intake
 from .outcome import outcome
-from .execution import kill_kernels
-from .steps import write_record
+from ..steps.execution import kill_kernels
+from ..steps.autograde import write_record
 
 # One kernel per core: numpy's threads would only compete with the other jobs.
 THREAD_LIMITS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}

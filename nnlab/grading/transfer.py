@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy import create_engine, text
 
-from . import review
+from ..steps import review
 
 GRADE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
 COMMENT_FIELDS = ("auto_comment", "manual_comment")

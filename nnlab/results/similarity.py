@@ -29,7 +29,7 @@ from copydetect import CodeFingerprint, compare_files
 
 from ..course import CourseError, counted, error_line
 from ..notebooks import cell_sources, graded_functions
-from ..grading import intake
+from ..steps import intake
 from ..grading.outcome import submitted_students
 from ..notebooks import cell_id
 

@@ -18,7 +18,7 @@ namespace, no privilege needed) and for root. Each confinement and why it exists
   ordinary user's kernel runs as that user in a user namespace it cannot leave (nor nest). As
   root, the kernel is switched to an unprivileged uid of its own: root inside could undo the
   confinement.
-- Limits on the whole kernel (`nnlab.grading.cgroups`): memory, processes and threads, CPU time, counted
+- Limits on the whole kernel (`nnlab.confinement.cgroups`): memory, processes and threads, CPU time, counted
   over all its processes, where a control group can be had. Elsewhere only per-process limits
   hold, and `confinement` says so. Always: address space per process (a huge allocation raises
   MemoryError instead of waking the OOM killer), file size, and capped tmpfs sizes.

@@ -12,7 +12,7 @@ the same way:
 - `repair` mends one notebook in place: nbgrader fails a whole notebook when a graded cell was
   copied (its DeduplicateIds leaves an empty metadata entry that OverwriteCells then trips on) or
   when the nbgrader metadata was stripped, and it never puts back a deleted provided cell. It runs
-  inside nbgrader, as the first sanitizing step (`steps.IntakeRepairs`).
+  inside nbgrader, as the first sanitizing step (`autograde.IntakeRepairs`).
 
 The student's own folder under submitted/ is never modified.
 """

@@ -50,8 +50,8 @@ from ..judge.client import Judge, Unanswered, answer_text, defined_function, def
     install_code, serve_code
 from ..status import BUSY_EVENT
 from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, release_folder
-from .kernelclock import KernelClock
-from .sandbox import SandboxedKernelManager
+from ..confinement.kernelclock import KernelClock
+from ..confinement.sandbox import SandboxedKernelManager
 
 NOT_RUN = "NotRun"
 TIMEOUT = "CellTimeoutError"
@@ -79,7 +79,7 @@ class GuardedExecute(Execute):
                               "before its kernel is killed as deaf to the interrupt").tag(config=True)
     output_limit = Integer(1_000_000, help="bytes of output kept per cell; the rest is dropped"
                            ).tag(config=True)
-    sandbox = Bool(True, help="run the kernel confined (see nnlab.grading.sandbox)").tag(config=True)
+    sandbox = Bool(True, help="run the kernel confined (see nnlab.confinement.sandbox)").tag(config=True)
     full = Bool(False, help="run the course's experiment cells too (`nnlab grade --full`); by "
                 "default they keep the outputs the student submitted").tag(config=True)
 
@@ -135,7 +135,7 @@ class GuardedExecute(Execute):
         self.confinement = None  # the sandbox's limits in force (None: not sandboxed)
         try:
             return super().preprocess(nb, resources, km)
-        finally:  # for steps.RecordOutcome
+        finally:  # for autograde.RecordOutcome
             if self._judge is not None:
                 self._judge.kill()
                 JUDGES.discard(self._judge)
