@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, inspect, text
 from nnlab.authoring.demo import limits, make_class, manifest
 from nnlab.course import Course, CourseError
 from nnlab.grading.batch import grade_class
+from nnlab.grading.outcome import outcome
 from nnlab.confinement.sandbox import processes_of
 from nnlab.steps import review
 from nnlab.results.export import write_csv
@@ -111,6 +112,15 @@ def test_cluster_with_postgres_grades_as_local_grading_with_sqlite(built_course,
         assert row["status"] == EXPECTED[student].get("status", "ok")
         assert float(row["late_penalty"]) == pytest.approx(EXPECTED[student].get("late_penalty", 0))
     assert remote["hostile_neuter_main_checks"]["total"] == "held"
+
+
+def test_the_workers_outcome_is_the_one_the_course_reads(cluster_class):
+    """The outcome a worker decided (the ledger's and the progress line's) is the one the TA's
+    course reads back from the rows and records the worker sent: decided once, not recomputed."""
+    for student, entry in cluster_class.results.items():
+        read = outcome(cluster_class, student, ledger={})
+        assert {k: entry[k] for k in ("status", "reasons", "held", "late_penalty", "scores")} == \
+            {k: read[k] for k in ("status", "reasons", "held", "late_penalty", "scores")}, student
 
 
 def test_grading_on_the_cluster_discards_the_feedback_made_before(cluster_class):

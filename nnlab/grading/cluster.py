@@ -32,7 +32,6 @@ from traitlets.config import Configurable
 
 from ..course import Course, CourseError, counted, discard_feedback, error_line
 from ..status import Status, failed
-from .outcome import outcome
 from . import transfer
 from ..confinement.sandbox import SandboxUnavailable, check_sandbox
 from .submission import Grading
@@ -158,7 +157,8 @@ class _SchedulerLost(Exception):
 
 
 def _collect(course, gradebook, student, future):
-    """The finished task's files and rows into the course; the student's entry."""
+    """The finished task's files and rows into the course; the student's outcome, as the worker's
+    grading decided it from the same files and rows."""
     from distributed.client import FutureCancelledError
 
     try:
@@ -172,8 +172,7 @@ def _collect(course, gradebook, student, future):
     if result["entry"]["status"] == Status.FAILED:  # nothing graded: the ledger says why
         return result["entry"]
     transfer.write_student_rows(gradebook, course.assignment, student, result["rows"])
-    entry = outcome(course, student, ledger={})
-    return dict(entry, seconds=result["entry"].get("seconds", 0), worker=result["worker"])
+    return dict(result["entry"], worker=result["worker"])
 
 
 def _write_files(course, student, files):
