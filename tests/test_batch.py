@@ -24,8 +24,8 @@ from nnlab.grading.ledger import course_key
 from nnlab.course import Course, CourseError
 from nnlab.authoring.demo import manifest
 from nnlab.results.export import graded_cells, write_csv
-from nnlab.grading.outcome import outcome
-from nnlab.steps.autograde import read_record
+from nnlab.grading.outcome import OLDER, outcome
+from nnlab.steps.autograde import read_record, write_record
 from nnlab.steps import feedback
 from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import pass_rates, write_report
@@ -231,15 +231,29 @@ def small_class(built_course, tmp_path):
     return course
 
 
-def test_regrading_grades_only_what_changed(small_class):
+def test_regrading_grades_only_what_changed(small_class, monkeypatch):
+    """...and the views read the survey the grading recorded, until the submission changes: then
+    they say so, until it is graded again."""
     first = grade_class(small_class, out=lambda line: None)
     assert sorted(first) == ["s1", "s2", "s3"] and {e["status"] for e in first.values()} == {"ok"}
+    with monkeypatch.context() as views:
+        views.setattr("nnlab.grading.outcome.survey", lambda *_: pytest.fail("a view surveyed again"))
+        assert {outcome(small_class, s)["status"] for s in first} == {"ok"}
     lines = []
     assert grade_class(small_class, out=lines.append) == {}
     assert "3 submissions unchanged" in lines[0]
+    # a record written before records carried their verdict is not read as one
+    old = {k: v for k, v in read_record(small_class.root, "s3", "batchnorm").items() if k not in ("status", "reasons")}
+    write_record(small_class.root, "s3", "batchnorm", old)
+    assert outcome(small_class, "s3")["status"] == "flagged"
+    assert f"batchnorm.ipynb: {OLDER}" in outcome(small_class, "s3")["reasons"]
     fill_on_time(small_class, [REPO / "demo/students/regularization/bugs/l2_cost_mean.py"], "s2", force=True)
+    changed = outcome(small_class, "s2")
+    assert changed["status"] == "warning" and changed["total"] == first["s2"]["total"]
+    assert "the submission changed since it was graded: `nnlab grade s2` grades it again" in changed["reasons"]
     again = grade_class(small_class, out=lambda line: None)
     assert list(again) == ["s2"]
+    assert not any("changed since" in reason for reason in outcome(small_class, "s2")["reasons"])
     assert list(grade_class(small_class, students=["s1"], force=True, out=lambda line: None)) == ["s1"]
 
 

@@ -35,6 +35,8 @@ from nnlab.authoring.fill import fill
 from nnlab.notebooks import cell_sources, graded_functions
 from nnlab.grading.ledger import course_key
 from nnlab.grading.outcome import outcome
+from nnlab.steps.autograde import SURVEY_RECORD, read_survey, records_folder
+from nnlab.steps.intake import survey, survey_key
 from nnlab.authoring import damage
 from nnlab.cli import main
 from nnlab.course import Course
@@ -110,10 +112,12 @@ def test_formgrader_autograde_button_grades_sandboxed_with_the_course_steps(cour
     assert "batchnorm" in row["held"], row["held"]
     assert row["sandbox"] is True
     assert any("calls setattr() (patching)" in reason for reason in row["reasons"]), row["reasons"]
-    records = sorted(p.name for p in (course.root / "grading" / "records" / HOSTILE).glob("*.json"))
-    assert records == ["batchnorm.json", "regularization.json"]
-    assert all(json.loads((course.root / "grading" / "records" / HOSTILE / name).read_text())["sandbox"]
-               for name in records)
+    folder = records_folder(course.root, HOSTILE)
+    assert sorted(p.name for p in folder.glob("*.json")) == [SURVEY_RECORD, "batchnorm.json", "regularization.json"]
+    assert all(json.loads((folder / name).read_text())["sandbox"] for name in ("batchnorm.json", "regularization.json"))
+    # the survey of the submission folder, recorded by the door's grading for the views to read
+    release, submission = course.folder("release"), course.submission(HOSTILE)
+    assert read_survey(course.root, HOSTILE, survey_key(release, submission)) == survey(release, submission)
     with Gradebook(course.db_url) as gradebook:
         notebook = gradebook.find_submission_notebook("batchnorm", course.assignment, HOSTILE)
         assert notebook.flagged is True

@@ -56,3 +56,28 @@ def test_a_holding_finding_holds_the_points(tmp_path):
     record, flagged, note = record_outcome(tmp_path, [finding])
     assert record["held"] == [finding["text"]] and flagged
     assert "**Points held for review**" in note
+
+
+def test_the_survey_grading_recorded_is_read_back_only_while_nothing_changed(tmp_path):
+    """The views read the survey a grading recorded (`write_survey`) while the submission and the
+    release are as they were: a changed file of either makes it stale."""
+    import nbformat
+
+    from nnlab.steps.autograde import read_survey, write_survey
+    from nnlab.steps.intake import survey, survey_key
+
+    release, submission = tmp_path / "release", tmp_path / "submitted"
+    for folder in (release, submission):
+        folder.mkdir()
+        nbformat.write(new_notebook(cells=[new_code_cell("x = 1")]), folder / "nb.ipynb")
+    (submission / "notes.txt").write_text("my notes")
+    found = survey(release, submission)
+    write_survey(tmp_path, "s1", found, survey_key(release, submission))
+    assert read_survey(tmp_path, "s1", survey_key(release, submission)) == found
+    assert found.notebooks == {"nb": submission / "nb.ipynb"} and found.notes
+    for changed in (submission / "notes.txt", release / "nb.ipynb"):
+        before = survey_key(release, submission)
+        changed.write_text(changed.read_text() + " ")
+        assert read_survey(tmp_path, "s1", survey_key(release, submission)) is None
+        assert survey_key(release, submission) != before
+    assert read_survey(tmp_path, "s2", survey_key(release, submission)) is None  # never graded

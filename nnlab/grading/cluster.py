@@ -33,6 +33,7 @@ from traitlets.config import Configurable
 from ..course import Course, CourseError, counted, discard_feedback, error_line
 from ..status import Status, failed
 from . import transfer
+from ..steps.autograde import records_folder
 from ..confinement.sandbox import SandboxUnavailable, check_sandbox
 from .submission import Grading
 
@@ -179,7 +180,7 @@ def _write_files(course, student, files):
     """Replace the student's autograded folder and records with the worker's, keep its log; the
     feedback made from the old ones is stale (the worker discarded only its own copy's)."""
     for folder in (course.root / "autograded" / student,
-                   course.root / "grading" / "records" / student):
+                   records_folder(course.root, student)):
         shutil.rmtree(folder, ignore_errors=True)
     transfer.unpack(files, course.root)
     discard_feedback(course.coursedir(), course.assignment, student,
@@ -269,7 +270,7 @@ def _grade_here(course, student, rows, config, db_url):
         graded = transfer.student_rows(gradebook, course.assignment, student)
     if graded:
         graded["reviews"] = graded["reviews"][shipped:]  # only what this grading added
-    keep = [Path("autograded") / student, Path("grading") / "records" / student,
+    keep = [Path("autograded") / student, records_folder(course.root, student).relative_to(course.root),
             Path("grading") / "logs" / f"{student}.log"]
     return {"entry": entry, "rows": graded, "files": transfer.pack(course.root, keep),
             "worker": get_worker().address}

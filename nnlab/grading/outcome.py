@@ -1,22 +1,25 @@
 """A student's outcome (status, reasons, scores, held points), the same whichever door graded them.
 
 It is put together, whenever the class is shown, from what each door leaves behind: the survey of
-the submission folder (`intake.survey`), the record the course's steps wrote for every notebook
-they graded, with the verdict decided there (`autograde.RecordOutcome`: its status and reasons), the
-gradebook (scores, late penalty, holds, which TAs and review decisions change after grading) and,
-for `nnlab grade`, its ledger (a grading still running, interrupted, or a worker that crashed).
+the submission folder made when grading it (`intake.survey`, recorded by `nnlab grade` and by the
+intake step at nbgrader's doors; made again only for a submission changed since, which is said),
+the record the course's steps wrote for every notebook they graded, with the verdict decided there
+(`autograde.RecordOutcome`: its status and reasons), the gradebook (scores, late penalty, holds,
+which TAs and review decisions change after grading) and, for `nnlab grade`, its ledger (a grading
+still running, interrupted, or a worker that crashed).
 The student's status is the worst of them (`status.worst`). A notebook whose autograded copy was
 written by a grading without the course's steps is said to be so.
 """
 from nbgrader.api import Gradebook, MissingEntry
 
-from ..status import UNGRADED, Outcome, Status, notebook_verdict, worst
+from ..status import UNGRADED, Outcome, Status, worst
 from ..steps import review
-from ..steps.intake import survey
+from ..steps.intake import survey, survey_key
 from ..steps.late import Deadline
 from .ledger import Ledger
-from ..steps.autograde import autograded_token, read_record
+from ..steps.autograde import autograded_token, has_survey, read_record, read_survey
 
+OLDER = "graded by an older version of the course's steps: grade it again (nnlab grade does)"
 OUTSIDE = ("graded without the course's grading steps (no sandbox, no guard, no tampering "
            "checks): grade it again with nnlab grade or the course's nbgrader configuration")
 
@@ -85,11 +88,13 @@ def _gradebook_part(gradebook, course, student, row):
 def _status_part(course, student, row):
     """Status and reasons: the worst of what the survey found and what the grading decided for
     each notebook (its record's verdict), of held points and of lateness."""
-    folder = course.submission(student)
-    found = survey(course.folder("release"), folder) if folder.is_dir() else None
+    found, changed = _survey(course, student)
     reasons = list(found.problems + found.notes) if found else ["the submission folder is gone"]
     statuses = [Status.INCOMPLETE] * bool(found is None or found.problems) + \
         [Status.WARNING] * bool(found and found.notes)
+    if changed:
+        statuses.append(Status.WARNING)
+        reasons.append(f"the submission changed since it was graded: `nnlab grade {student}` grades it again")
     sandboxes, limits = [], []
     for name in sorted(found.notebooks) if found else []:
         status, why, sandbox, confinement = _notebook_part(course, student, name)
@@ -119,6 +124,19 @@ def _status_part(course, student, row):
                 confinement="; ".join(sorted(set(filter(None, limits)))))
 
 
+def _survey(course, student):
+    """(the survey of the student's submission, whether it changed since its grading): the one its
+    grading recorded while the submission and the release are as they were, else one made now
+    (after a grading at nbgrader's own doors, which record none); None when the folder is gone."""
+    folder, release = course.submission(student), course.folder("release")
+    if not folder.is_dir():
+        return None, False
+    found = read_survey(course.root, student, survey_key(release, folder))
+    if found is not None:
+        return found, False
+    return survey(release, folder), has_survey(course.root, student)
+
+
 def _notebook_part(course, student, name):
     """(status, reasons, whether it ran sandboxed, its confinement) of one notebook: the verdict
     its grading recorded, or why there is none to read (sandboxed: None when nothing was graded)."""
@@ -130,11 +148,9 @@ def _notebook_part(course, student, name):
                                    f"grading): grade it again"], None, ""
     if record is None or record["token"] != autograded_token(course.root, course.assignment, student, name):
         return Status.FLAGGED, [f"{name}.ipynb: {OUTSIDE}"], False, ""
-    if "status" in record:
-        status, why = Status(record["status"]), record["reasons"]
-    else:  # written before records carried their verdict
-        status, why = notebook_verdict(f"{name}.ipynb", record["notes"], record["findings"], record["events"])
-    return status, why, bool(record.get("sandbox")), record.get("confinement", "")
+    if "status" not in record:  # by a version of nnlab before records carried their verdict
+        return Status.FLAGGED, [f"{name}.ipynb: {OLDER}"], bool(record.get("sandbox")), ""
+    return Status(record["status"]), record["reasons"], bool(record.get("sandbox")), record.get("confinement", "")
 
 
 def duration(seconds):

@@ -22,7 +22,7 @@ from ..status import Status, failed
 from ..steps import intake
 from .outcome import outcome
 from ..steps.execution import kill_kernels
-from ..steps.autograde import write_record
+from ..steps.autograde import write_record, write_survey
 
 # One kernel per core: numpy's threads would only compete with the other jobs.
 THREAD_LIMITS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -35,6 +35,7 @@ def grade_submission(course, student, staging, config=None):
     started = time.perf_counter()
     os.environ.update(THREAD_LIMITS, MPLBACKEND="Agg")
     found = intake.survey(course.folder("release"), course.submission(student))
+    write_survey(course.root, student, found, intake.survey_key(course.folder("release"), course.submission(student)))
     intake.stage(found, course.submission(student), staging / student / course.assignment)
     for name in sorted(found.notebooks):
         try:

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import uuid
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,11 +39,15 @@ from nbgrader.utils import is_solution
 from ..course import discard_feedback
 from ..status import Record, Status, notebook_verdict
 from . import review
-from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, keep_experiment_outputs, release_folder, repair
+from .intake import KEY, SUBMITTED, SUBMITTED_OUTPUTS, Survey, is_provided, keep_experiment_outputs, \
+    release_folder, repair, survey, survey_key
 from .late import keep_due_date
 from .tampering import scan, top_level_names
 
 NOTE = "grader_note"  # the key, in a cell's KEY metadata, of the note for TAs
+# A submission's survey, beside its notebooks' records (named after them: no course names a
+# notebook `.survey`)
+SURVEY_RECORD = ".survey.json"
 
 
 class IntakeRepairs(NbGraderPreprocessor):
@@ -50,12 +55,24 @@ class IntakeRepairs(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         keep_due_date(self.config, resources["nbgrader"]["db_url"], resources["nbgrader"]["assignment"])
+        self._record_survey(resources["nbgrader"])
         reference = _release_notebook(self.config, resources)
         name = resources["nbgrader"]["notebook"]
         nb.metadata[KEY] = {"notes": repair(nb, reference, f"{name}.ipynb"),
                             "fingerprint": fingerprint(nb),
                             SUBMITTED_OUTPUTS: keep_experiment_outputs(nb, reference)}
         return nb, resources
+
+
+    def _record_survey(self, ids):
+        """At nbgrader's own doors, which grade the submission folder itself, record its survey as
+        `nnlab grade` does before staging it (`submission.grade_submission`)."""
+        coursedir = CourseDirectory(config=self.config)
+        if coursedir.submitted_directory != SUBMITTED:  # `nnlab grade`'s staged copy
+            return
+        folder = Path(coursedir.format_path(SUBMITTED, ids["student"], ids["assignment"]))
+        release = release_folder(self.config, ids["assignment"])
+        write_survey(coursedir.root, ids["student"], survey(release, folder), survey_key(release, folder))
 
 
 class ScanStudentCode(NbGraderPreprocessor):
@@ -145,22 +162,55 @@ def fingerprint(nb):
     return hashlib.sha256(json.dumps([c.source for c in nb.cells]).encode()).hexdigest()
 
 
+def records_folder(root, student):
+    """Where the student's gradings leave their records: one per notebook, and the survey."""
+    return Path(root) / "grading" / "records" / student
+
+
 def record_path(root, student, notebook):
-    return Path(root) / "grading" / "records" / student / f"{notebook}.json"
+    return records_folder(root, student) / f"{notebook}.json"
 
 
 def write_record(root, student, notebook, record: Record):
-    """Write a notebook's record atomically (a reader never sees half of it)."""
-    path = record_path(root, student, notebook)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(record, indent=1))
-    os.replace(temporary, path)
+    """Write a notebook's record."""
+    _write_json(record_path(root, student, notebook), record)
 
 
 def read_record(root, student, notebook) -> Record | None:
     """A notebook's record, or None if nnlab's steps never recorded one."""
-    path = record_path(root, student, notebook)
+    return _read_json(record_path(root, student, notebook))
+
+
+def write_survey(root, student, found: Survey, key):
+    """Record the survey of a submission folder made when grading it (`intake.survey`), for the
+    views to read; `key` names the folder's content and the release it was compared with."""
+    _write_json(records_folder(root, student) / SURVEY_RECORD,
+                dict(asdict(found), notebooks={name: str(path) for name, path in found.notebooks.items()},
+                     key=key))
+
+
+def read_survey(root, student, key) -> Survey | None:
+    """The survey recorded when the student was graded, if it was of the content `key` names."""
+    recorded = _read_json(records_folder(root, student) / SURVEY_RECORD)
+    if not recorded or recorded.pop("key", None) != key:
+        return None
+    return Survey(**dict(recorded, notebooks={name: Path(path) for name, path in recorded["notebooks"].items()}))
+
+
+def has_survey(root, student):
+    """Whether a grading recorded the student's survey (of whatever content)."""
+    return (records_folder(root, student) / SURVEY_RECORD).is_file()
+
+
+def _write_json(path, data):
+    """Write `data` atomically (a reader never sees half of it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=1))
+    os.replace(temporary, path)
+
+
+def _read_json(path):
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

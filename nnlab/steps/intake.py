@@ -5,7 +5,8 @@ the same way:
 
 - `survey` looks at the submission folder as a whole: notebooks missing, unreadable or misnamed,
   extra files, the submission time. `nnlab grade` stages what it found (`stage`) under the
-  notebooks' proper names; for nbgrader's own doors the same survey is read when the class is shown.
+  notebooks' proper names; it, and the intake step at nbgrader's own doors, record the survey for
+  the views (`autograde.write_survey`).
 - `keep_experiment_outputs` keeps what the student's notebook showed in the course's experiment
   cells (provided cells tagged "experiment" in the release: they earn no points and no test reads
   what they compute), which grading does not run again (`execution.GuardedExecute.full`).
@@ -35,6 +36,7 @@ KEY = "nnlab"  # the notebook metadata the course's steps share, reset by the in
 EXPERIMENT_TAG = "experiment"  # a provided cell no test reads from and no point rests on
 SUBMITTED_OUTPUTS = "submitted_outputs"  # KEY's entry: {grade_id: outputs} of experiment cells
 KEPT_BYTES = 2_000_000  # of a cell's submitted outputs kept (its plots are what matters)
+SUBMITTED = "submitted"  # nbgrader's folder of submissions, which the class is shown from
 TIMESTAMP = "timestamp.txt"
 # Written by nbgrader's exchange at `submit`; `release_feedback` needs it next to the feedback.
 SECRET = "submission_secret.txt"
@@ -88,14 +90,19 @@ def stage(found, submission, destination):
 
 
 def digest(folder):
-    """A hash of every file's path and bytes under `folder` (caches and checkpoints left out):
-    it changes when the folder's content does."""
+    """A hash of every file's path and bytes under `folder` (caches, checkpoints and links left
+    out, as a cluster's transfer leaves them out): it changes when the folder's content does."""
     hasher = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
         relative = path.relative_to(folder)
         if not IGNORED & set(relative.parts):
             hasher.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
     return hasher.hexdigest()
+
+
+def survey_key(release, submission):
+    """What a survey depends on: the submission's content and the release's."""
+    return f"{digest(submission)}:{digest(release)}"
 
 
 def _misnamed(reference, strays, found, name):
