@@ -1,7 +1,7 @@
 """Batch grading speed, measured side by side in one run on the same 8 submissions:
 
-- speed-up: plain serial `nbgrader autograde` (every cell) over `nnlab grade --jobs 2` (the
-  graded path; target >= 3.2x on 2 cores);
+- speed-up: plain serial `nbgrader autograde` (nbgrader's own steps: every cell, test cells in the
+  student's kernel) over `nnlab grade --jobs 2` (the graded path; target >= 3.2x on 2 cores);
 - overhead, and the judge's cost: `nnlab grade --jobs 1 --no-sandbox --full` (test cells in the
   judge's process, calling the student's functions through the channel) over executing the same
   (autograded) notebooks with nbclient alone, every cell, test cells in the kernel as before the
@@ -16,7 +16,8 @@
   worker over two workers (target >= 1.8x on 2 cores), and two workers over `nnlab grade --jobs 2`
   (the cluster's overhead per submission, target <= 1.1x).
 
-Run: .venv/bin/python bench/grading.py [--students 8] [--jobs J] [--user NAME] [--only cluster | judge | path]
+Run: .venv/bin/python bench/grading.py [--students 8] [--jobs J] [--user NAME]
+     [--only cluster | judge | path | speedup]
      [--rounds R]
 (`--user` needs a Python environment that user can run: a .venv made from /usr/bin/python3.)
 """
@@ -30,7 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from nnlab.autograde import nbgrader_command
 from nnlab.authoring.demo import DEMO
 from nnlab.authoring.fill import fill
 from nnlab.authoring.release import build
@@ -60,10 +60,25 @@ def timed(command, course, env=None):
 
 
 def plain_serial(course):
-    started = time.perf_counter()
-    result = nbgrader_command(course, "autograde", course.assignment, "--force")
-    assert result.returncode == 0, result.stderr[-2000:]
-    return time.perf_counter() - started
+    """Seconds of plain `nbgrader autograde` of the class, one student after the other: nbgrader's
+    own steps (every cell, test cells in the student's kernel), in a process of its own."""
+    return timed([sys.executable, __file__, "--plain-autograde", str(course.root)], course)
+
+
+def plain_autograde(root):
+    """nbgrader's Autograde with its default steps (the course's configuration otherwise)."""
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+
+    course = Course(Path(root))
+    config = course.config()
+    defaults = Autograde.class_traits()
+    for steps in ("sanitize_preprocessors", "autograde_preprocessors"):
+        config.Autograde[steps] = defaults[steps].default()
+    config.CourseDirectory.assignment_id = course.assignment
+    converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
+    converter.force = True
+    converter.start()
 
 
 def nnlab_grade(course, jobs, sandbox=True, user=None, full=False):
@@ -118,12 +133,15 @@ def execute_only(course):
 
 
 def main(argv=None):
+    if argv is None and sys.argv[1:2] == ["--plain-autograde"]:  # plain_serial's own process
+        plain_autograde(sys.argv[2])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=8)
     parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="jobs of the parallel "
                         "graded-path run (--only path)")
     parser.add_argument("--user", help="as root: also grade as this ordinary user (rootless)")
-    parser.add_argument("--only", choices=["cluster", "judge", "path"], help="only these measurements")
+    parser.add_argument("--only", choices=["cluster", "judge", "path", "speedup"], help="only these measurements")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the judge's measurement (--only judge)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
@@ -153,6 +171,12 @@ def main(argv=None):
             print(f"parallel efficiency, {jobs} jobs  {efficiency:.2f} (target >= 0.9)")
             print(f"projected: 300 submissions on 16 cores in {300 * path / n / (16 * efficiency) / 60:.1f} min "
                   f"(this machine's {path / n:.1f} s per submission, this efficiency)")
+            return
+        if args.only == "speedup":
+            serial, parallel = plain_serial(course), nnlab_grade(course, 2)
+            print(f"\n{args.students} submissions: plain serial nbgrader autograde {serial:.1f} s, "
+                  f"nnlab grade --jobs 2 {parallel:.1f} s")
+            print(f"speed-up {serial / parallel:.2f}x (target >= 3.2x on 2 cores)")
             return
         parallel = nnlab_grade(course, 2)
         cluster_one = cluster_grade(course, 1)

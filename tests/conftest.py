@@ -28,7 +28,6 @@ import pytest
 from dateutil import parser as date_parser
 from traitlets.config import Config
 
-from nnlab.autograde import nbgrader_command
 from nnlab.grading.batch import grade_class
 from nnlab.course import Course
 from nnlab.authoring.demo import limits, make_class, manifest
@@ -225,6 +224,14 @@ def sigint_by_default():
     """`preexec_fn` of a child that a test stops with SIGINT, as Ctrl-C in a terminal would: a
     shell's background job (and whatever it starts) inherits SIGINT ignored."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def nbgrader_command(course, *args):
+    """Run `nbgrader ARGS` in the course folder (alembic on PATH); returns the CompletedProcess."""
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, PATH=str(bin_dir) + os.pathsep + os.environ.get("PATH", ""))
+    return subprocess.run([str(bin_dir / "nbgrader"), *args], cwd=course.root, env=env,
+                          capture_output=True, text=True)
 
 
 def nbgrader(course, *args):

@@ -29,7 +29,6 @@ from nbgrader.api import Gradebook
 
 from nnlab.grading.batch import grade_class
 from nnlab.authoring.demo import DEMO, earned, manifest
-from nnlab.autograde import nbgrader_command
 from nnlab.results.export import write_csv
 from nnlab.authoring.fill import fill
 from nnlab.notebooks import cell_sources, graded_functions
@@ -41,7 +40,7 @@ from nnlab.authoring import damage
 from nnlab.cli import main
 from nnlab.course import Course
 
-from conftest import (BIN, REPO, TESTS_AND_MARK_SCHEMES, Formgrader, chromium_dom, copy_course, in_a_browser, released_copy,
+from conftest import (BIN, nbgrader_command, REPO, TESTS_AND_MARK_SCHEMES, Formgrader, chromium_dom, copy_course, in_a_browser, released_copy,
                       files_under, fill_solutions, nbgrader, page_text, secret_lines, squeeze, stamp_on_time)
 from test_review import LOOK, UNDER_REVIEW_TEXT as UNDER_REVIEW
 

@@ -12,13 +12,12 @@ import pytest
 from nbgrader.validator import Validator
 
 from nnlab import notebooks
-from nnlab.autograde import nbgrader_command
 from nnlab.course import Course, CourseError
 from nnlab.authoring.roundoff import same_text
 from nnlab.authoring.release import (build, fill_notebook, notebook_difference, volatile_changes_dropped,
                                      write_dataset_setting)
 
-from conftest import GENERATED, OTHER_NUMERICS, REPO, copy_course, readable_text, secret_lines
+from conftest import nbgrader_command, GENERATED, OTHER_NUMERICS, REPO, copy_course, readable_text, secret_lines
 
 COURSE = Course(REPO)
 SOURCES = COURSE.notebooks("source")
