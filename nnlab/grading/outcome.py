@@ -131,7 +131,7 @@ def _survey(course, student):
     folder, release = course.submission(student), course.folder("release")
     if not folder.is_dir():
         return None, False
-    found = read_survey(course.root, student, survey_key(release, folder))
+    found = read_survey(course.root, student, survey_key(release, folder), folder)
     if found is not None:
         return found, False
     return survey(release, folder), has_survey(course.root, student)

@@ -185,16 +185,17 @@ def write_survey(root, student, found: Survey, key):
     """Record the survey of a submission folder made when grading it (`intake.survey`), for the
     views to read; `key` names the folder's content and the release it was compared with."""
     _write_json(records_folder(root, student) / SURVEY_RECORD,
-                dict(asdict(found), notebooks={name: str(path) for name, path in found.notebooks.items()},
+                dict(asdict(found), notebooks={name: path.name for name, path in found.notebooks.items()},
                      key=key))
 
 
-def read_survey(root, student, key) -> Survey | None:
-    """The survey recorded when the student was graded, if it was of the content `key` names."""
+def read_survey(root, student, key, folder) -> Survey | None:
+    """The survey recorded when the student was graded, if it was of the content `key` names
+    (now in `folder`)."""
     recorded = _read_json(records_folder(root, student) / SURVEY_RECORD)
     if not recorded or recorded.pop("key", None) != key:
         return None
-    return Survey(**dict(recorded, notebooks={name: Path(path) for name, path in recorded["notebooks"].items()}))
+    return Survey(**dict(recorded, notebooks={name: Path(folder) / file for name, file in recorded["notebooks"].items()}))
 
 
 def has_survey(root, student):
