@@ -41,7 +41,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # Feedback (`nbgrader generate_feedback`, formgrader's button, `nnlab feedback`) without hidden
-# tests or mark schemes, and a last pass that removes any of their lines (nnlab/results/feedback.py);
+# tests or mark schemes, and a last pass that removes any of their lines (nnlab/steps/feedback.py);
 # no note for TAs, and a notebook whose points are held for review gets a note that it is under
 # review instead.
 c.GenerateFeedback.preprocessors = [

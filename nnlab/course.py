@@ -38,7 +38,8 @@ GRADEBOOK_PATIENCE = 120  # seconds a process waits for another's write to an SQ
 # File systems shared over a network, where SQLite's write-ahead log must not be used (its index is
 # shared memory, which such file systems cannot share between machines).
 NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs",
-                       "lustre", "gpfs", "beegfs", "fuse.sshfs", "fuse.glusterfs", "fuse.ceph")
+                       "lustre", "gpfs", "beegfs", "fuse.sshfs", "fuse.glusterfs", "fuse.ceph",
+                       "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse")
 _shared = False
 
 
@@ -59,12 +60,19 @@ def share_the_gradebook():
     from sqlalchemy.engine import Engine
 
     def on_connect(connection, _record):
-        if isinstance(connection, sqlite3.Connection):
-            connection.execute(f"PRAGMA busy_timeout = {GRADEBOOK_PATIENCE * 1000}")
-            path = connection.execute("PRAGMA database_list").fetchone()[2]
-            if path and filesystem_type(path) not in NETWORK_FILESYSTEMS:
-                connection.execute("PRAGMA journal_mode = WAL")
-                connection.execute("PRAGMA synchronous = NORMAL")
+        if not isinstance(connection, sqlite3.Connection):
+            return
+        connection.execute(f"PRAGMA busy_timeout = {GRADEBOOK_PATIENCE * 1000}")
+        path = connection.execute("PRAGMA database_list").fetchone()[2]
+        if not path:  # an in-memory database
+            return
+        # the journal mode is kept in the file: one switched to WAL elsewhere is switched back
+        journal = "DELETE" if filesystem_type(path) in NETWORK_FILESYSTEMS else "WAL"
+        try:
+            connection.execute(f"PRAGMA journal_mode = {journal}")
+            connection.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.OperationalError:  # a gradebook this user may only read: read it as it is
+            pass
 
     event.listen(Engine, "connect", on_connect)
     _shared = True

@@ -250,7 +250,8 @@ def test_regrading_grades_only_what_changed(small_class, monkeypatch):
     fill_on_time(small_class, [REPO / "demo/students/regularization/bugs/l2_cost_mean.py"], "s2", force=True)
     changed = outcome(small_class, "s2")
     assert changed["status"] == "warning" and changed["total"] == first["s2"]["total"]
-    assert "the submission changed since it was graded: `nnlab grade s2` grades it again" in changed["reasons"]
+    assert "the submission or the release changed since it was graded: `nnlab grade s2` grades it again" \
+        in changed["reasons"]
     again = grade_class(small_class, out=lambda line: None)
     assert list(again) == ["s2"]
     assert not any("changed since" in reason for reason in outcome(small_class, "s2")["reasons"])

@@ -411,10 +411,12 @@ def test_the_readmes_command_line_term_from_a_fresh_copy(as_root, tmp_path, ta_p
 
 def test_exchange_setup_does_not_regrade_the_class(course, student, tmp_path):
     """c.Exchange.root keeps the course key (nothing regraded); c.Execute.timeout changes it (in
-    a copy of the course's source and configuration, so that the course itself stays as it is)."""
+    a copy of the course's source, release and configuration, so that the course itself stays as
+    it is)."""
     assert course_key(course) == course.key_before_exchange
     assert set(student.graded) == {student.name}  # "late" was left as graded before
-    shutil.copytree(course.root / "source", tmp_path / "source")
+    for folder in ("source", "release"):
+        shutil.copytree(course.root / folder, tmp_path / folder)
     config = (course.root / "nbgrader_config.py").read_text()
     (tmp_path / "nbgrader_config.py").write_text(config)
     assert course_key(Course(tmp_path)) == course.key_before_exchange

@@ -1,4 +1,4 @@
-"""The course's last grading step (`steps.RecordOutcome`) on a notebook built in memory, against a
+"""The course's last grading step (`autograde.RecordOutcome`) on a notebook built in memory, against a
 gradebook made by `transfer` (as nbgrader tests its preprocessors): it decides the notebook's
 verdict once, and the gradebook, the record and the TA's note all say the same."""
 from nbformat.v4 import new_code_cell, new_notebook

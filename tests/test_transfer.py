@@ -1,7 +1,7 @@
 """What travels between the course and a cluster worker: files, the assignment's definition, a
 student's rows, written in one transaction."""
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import CompileError
 from nbgrader.api import Gradebook
 
@@ -95,7 +95,8 @@ def test_reading_the_gradebook_never_waits_for_a_write(db_url):
 
 def test_a_gradebook_on_a_network_file_system_keeps_sqlites_journal(tmp_path, monkeypatch):
     """SQLite's write-ahead log needs memory shared by every process that opens the database,
-    which NFS and its kind cannot give: there the gradebook keeps SQLite's default journal."""
+    which NFS and its kind cannot give: there the gradebook is switched back to SQLite's default
+    journal (the mode is kept in the file, which may have been switched elsewhere)."""
     from nnlab import course
 
     mounts = tmp_path / "mounts"
@@ -107,14 +108,14 @@ def test_a_gradebook_on_a_network_file_system_keeps_sqlites_journal(tmp_path, mo
     assert course.filesystem_type(tmp_path, tmp_path / "absent") == ""
 
     course.share_the_gradebook()
-    journals = {}
-    for kind in ("ext4", "nfs4"):
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    transfer.create_assignment(url, DEFINITION)
+    journals = []
+    for kind in ("ext4", "nfs4"):  # the same file, then seen over NFS: switched back
         monkeypatch.setattr(course, "filesystem_type", lambda path: kind)
-        url = f"sqlite:///{tmp_path / kind}.db"
-        transfer.create_assignment(url, DEFINITION)
         with Gradebook(url) as gradebook:
-            journals[kind] = gradebook.db.execute(text("PRAGMA journal_mode")).scalar()
-    assert journals == {"ext4": "wal", "nfs4": "delete"}
+            journals.append(gradebook.db.execute(text("PRAGMA journal_mode")).scalar())
+    assert journals == ["wal", "delete"]
 
 
 def test_files_pack_and_unpack_without_links_or_escapes(tmp_path):
@@ -155,3 +156,19 @@ def test_a_grader_waits_for_another_ones_write_longer_than_sqlites_5_s(db_url):
     assert time.monotonic() - started >= 5.5  # it did wait for the lock
     with Gradebook(db_url) as gradebook:
         assert transfer.student_rows(gradebook, "a1", "s1") == rows(2.0, 0.5)
+
+
+def test_a_gradebook_this_user_may_only_read_is_read_as_it_is(db_url):
+    """A read-only connection cannot switch the journal: the gradebook is read all the same."""
+    from nnlab.course import share_the_gradebook
+
+    share_the_gradebook()
+    path = db_url.removeprefix("sqlite:///")
+    with Gradebook(db_url) as gradebook:
+        transfer.write_student_rows(gradebook, "a1", "s1", rows(2.0, 0.5))
+        gradebook.db.execute(text("PRAGMA journal_mode = DELETE"))
+    read_only = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    with read_only.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "delete"
+        assert connection.execute(text("SELECT auto_score FROM grade WHERE auto_score IS NOT NULL")).scalar() == 2.0
+    read_only.dispose()

@@ -87,10 +87,12 @@ def grading_code():
 
 def course_key(course):
     """A hash of what grading depends on besides the submission: the source folder (notebooks
-    and support files), the grading sections of the nbgrader configuration and the grading code
-    of this package."""
+    and support files), the release folder (whose notebooks and files grading compares with and
+    uses), the grading sections of the nbgrader configuration and the grading code of this
+    package."""
     config = course.config()
     settings = {name: dict(config[name]) for name in GRADING_SECTIONS if name in config}
     text = json.dumps(settings, sort_keys=True, default=repr)
     code = "".join(hashlib.sha256(path.read_bytes()).hexdigest() for path in grading_code())
-    return hashlib.sha256((digest(course.folder("source")) + text + code).encode()).hexdigest()
+    folders = digest(course.folder("source")) + digest(course.folder("release"))
+    return hashlib.sha256((folders + text + code).encode()).hexdigest()

@@ -94,7 +94,8 @@ def _status_part(course, student, row):
         [Status.WARNING] * bool(found and found.notes)
     if changed:
         statuses.append(Status.WARNING)
-        reasons.append(f"the submission changed since it was graded: `nnlab grade {student}` grades it again")
+        reasons.append(f"the submission or the release changed since it was graded: "
+                       f"`nnlab grade {student}` grades it again")
     sandboxes, limits = [], []
     for name in sorted(found.notebooks) if found else []:
         status, why, sandbox, confinement = _notebook_part(course, student, name)
@@ -127,7 +128,8 @@ def _status_part(course, student, row):
 def _survey(course, student):
     """(the survey of the student's submission, whether it changed since its grading): the one its
     grading recorded while the submission and the release are as they were, else one made now
-    (after a grading at nbgrader's own doors, which record none); None when the folder is gone."""
+    (for a grading before surveys were recorded, or without the course's steps); None when the
+    folder is gone."""
     folder, release = course.submission(student), course.folder("release")
     if not folder.is_dir():
         return None, False

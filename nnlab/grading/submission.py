@@ -34,9 +34,11 @@ def grade_submission(course, student, staging, config=None):
     Returns the student's outcome (see `outcome.outcome`) and the seconds it took."""
     started = time.perf_counter()
     os.environ.update(THREAD_LIMITS, MPLBACKEND="Agg")
-    found = intake.survey(course.folder("release"), course.submission(student))
-    write_survey(course.root, student, found, intake.survey_key(course.folder("release"), course.submission(student)))
-    intake.stage(found, course.submission(student), staging / student / course.assignment)
+    release, submission = course.folder("release"), course.submission(student)
+    key = intake.survey_key(release, submission)  # first: a change meanwhile makes the survey stale
+    found = intake.survey(release, submission)
+    write_survey(course.root, student, found, key)
+    intake.stage(found, submission, staging / student / course.assignment)
     for name in sorted(found.notebooks):
         try:
             _converter(course, student, staging, name, config).start()

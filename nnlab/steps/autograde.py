@@ -63,7 +63,6 @@ class IntakeRepairs(NbGraderPreprocessor):
                             SUBMITTED_OUTPUTS: keep_experiment_outputs(nb, reference)}
         return nb, resources
 
-
     def _record_survey(self, ids):
         """At nbgrader's own doors, which grade the submission folder itself, record its survey as
         `nnlab grade` does before staging it (`submission.grade_submission`)."""
@@ -72,7 +71,8 @@ class IntakeRepairs(NbGraderPreprocessor):
             return
         folder = Path(coursedir.format_path(SUBMITTED, ids["student"], ids["assignment"]))
         release = release_folder(self.config, ids["assignment"])
-        write_survey(coursedir.root, ids["student"], survey(release, folder), survey_key(release, folder))
+        key = survey_key(release, folder)
+        write_survey(coursedir.root, ids["student"], survey(release, folder), key)
 
 
 class ScanStudentCode(NbGraderPreprocessor):
