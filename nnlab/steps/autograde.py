@@ -7,7 +7,8 @@
   (`intake.repair`) and notes what it found; keeps the outputs of the course's experiment cells
   as the student submitted them (`intake.keep_experiment_outputs`), before nbgrader clears them;
   stores the configured due date in the gradebook (`late.keep_due_date`), before nbgrader
-  computes how late the submission is.
+  computes how late the submission is; at nbgrader's own doors, records the survey of the
+  submission folder (`intake.survey`) for the views, as `nnlab grade` does before staging.
 - `ScanStudentCode` (sanitizing): lists what the code the student wrote does that a TA should
   look at (`tampering.scan`); findings that tamper with the interpreter hold the points.
 - `execution.GuardedExecute` (in place of nbgrader's Execute): sandboxed, guarded execution.
