@@ -37,6 +37,9 @@ from nnlab.steps.execution import GuardedExecute
 from nnlab.results.export import class_rows
 
 REPO = Path(__file__).resolve().parents[1]
+# The course's own code (labkit), importable by the tests of it, as from the students' folder
+COURSE_CODE = REPO / "source" / "nn_training"
+sys.path.insert(0, str(COURSE_CODE))
 SHARED = REPO.parent / "shared"
 SEED_DATA = SHARED / "seed-data" / "data.mat"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -119,14 +122,20 @@ def student_cell(source, grade_id):
         "grade": False, "solution": True, "locked": False, "grade_id": grade_id}})
 
 
-def executed_in_memory(cells, metadata=None, **traits):
+def executed_in_memory(cells, metadata=None, course=None, **traits):
     """The cells run as the grader runs them (unsandboxed: the sandbox has its own tests), by
-    grade id; `traits` of GuardedExecute."""
+    grade id; `traits` of GuardedExecute. With a `course` folder, as nbgrader grades assignment
+    "ps1" there, whose course files are in release/ps1."""
     notebook = nbformat.v4.new_notebook(cells=cells, metadata={**(metadata or {}), "kernelspec": {
         "name": "python3", "display_name": "Python 3", "language": "python"}})
-    executor = GuardedExecute(config=Config({"GuardedExecute": {"sandbox": False, **traits}}), timeout=60)
+    config = Config({"GuardedExecute": {"sandbox": False, **traits}})
+    resources = {}
+    if course is not None:
+        config.CourseDirectory.root = str(course)
+        resources["nbgrader"] = {"assignment": "ps1"}
+    executor = GuardedExecute(config=config, timeout=60)
     with tempfile.TemporaryDirectory() as folder:  # the grader copies the notebook's folder
-        notebook, _ = executor.preprocess(notebook, {"metadata": {"path": folder}})
+        notebook, _ = executor.preprocess(notebook, {"metadata": {"path": folder}, **resources})
     return {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in notebook.cells}
 
 

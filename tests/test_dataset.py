@@ -1,7 +1,6 @@
 """The course's own dataset: generated deterministically, loaded from any supported file, and
 teaching the lesson of part 1 with the lab's settings."""
 import re
-import sys
 
 import nbformat
 import numpy as np
@@ -10,10 +9,8 @@ import pytest
 from nnlab import notebooks
 from nnlab.authoring import dataset
 
-from conftest import REPO, SEED_DATA
-
-sys.path.insert(0, str(REPO / "source" / "nn_training"))
-from labkit import data  # noqa: E402  (the loader students use, shipped in source/)
+from conftest import SEED_DATA
+from labkit import data  # the loader students use, shipped in source/ (conftest.COURSE_CODE)
 
 
 def test_bundled_file_is_what_the_generator_writes(tmp_path):

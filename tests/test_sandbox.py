@@ -196,7 +196,7 @@ def test_environment_is_cleared(run, work):
     result = run.notebook(work, ["import os\nprint(sorted(os.environ))"])
     names = eval(result["outputs"][0])  # a printed list of names
     assert SECRET not in names
-    assert set(names) <= set(sandbox._kernel_environment()) | IPYKERNEL_SETS
+    assert set(names) <= set(sandbox.kernel_environment()) | IPYKERNEL_SETS
 
 
 def test_infinite_loop_is_interrupted(run, work):

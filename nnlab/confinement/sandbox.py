@@ -64,6 +64,8 @@ CONNECTION_FILE = "kernel.json"
 TRIAL_UID = 65534  # nobody: runs check_sandbox's trial as root, never counted against a kernel
 NO_SANDBOX = "or run with --no-sandbox to grade unconfined"
 WATCH_SECONDS = 0.5  # how often a kernel's CPU time and limit counters are read
+# one thread per math library: a kernel is one grading's share of the machine
+THREAD_LIMITS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 CPU_BACKSTOP = 30  # with a control group, each process's own CPU limit is this much later
 
 
@@ -301,15 +303,13 @@ def _mount_points(paths, mounted):
     return args
 
 
-def _kernel_environment():
-    """The kernel's whole environment."""
-    one_thread = "1"
+def kernel_environment():
+    """The sandboxed kernel's whole environment."""
     return {
         "PATH": f"{sys.prefix}/bin:/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
         "MPLCONFIGDIR": "/tmp/matplotlib", "MPLBACKEND": "Agg",
-        "OMP_NUM_THREADS": one_thread, "OPENBLAS_NUM_THREADS": one_thread,
-        "MKL_NUM_THREADS": one_thread,
+        **THREAD_LIMITS,
         # the kernel's parent is the sandbox's init (pid 1): ipykernel then skips its parent
         # poller, which would otherwise see the grader's pid as gone and quit
         "JPY_PARENT_PID": "1",
@@ -360,7 +360,7 @@ def sandbox_command(work_dir, run_dir, *, uid=None, memory_limit=4 * GiB, max_pr
         command += ["--ro-bind", connection_file, connection_file]
     # the sandbox's root is a tmpfs of no size limit, writable by an ordinary user's kernel
     command += ["--remount-ro", "/", "--clearenv"]
-    for name, value in _kernel_environment().items():
+    for name, value in kernel_environment().items():
         command += ["--setenv", name, value]
     command += [
         "--", "prlimit", f"--as={memory_limit}",

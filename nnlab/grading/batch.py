@@ -15,15 +15,15 @@ from multiprocessing.connection import wait
 
 from traitlets.config import Config
 
+from ..confinement.sandbox import SandboxUnavailable, check_sandbox
 from ..course import CourseError, counted
 from ..status import STATUSES, Status
-from .submission import Grading
 from ..steps.intake import digest
 from ..steps.late import apply_due_date
+from . import cluster as on_cluster
 from .ledger import Ledger, course_key
 from .outcome import submitted_students
-from ..confinement.sandbox import SandboxUnavailable, check_sandbox
-from . import cluster as on_cluster
+from .submission import Grading
 
 
 def grade_class(course, students=None, jobs=None, force=False, config=None, sandbox=True,

@@ -30,11 +30,11 @@ from pathlib import Path
 from traitlets import Unicode
 from traitlets.config import Configurable
 
+from ..confinement.sandbox import SandboxUnavailable, check_sandbox
 from ..course import Course, CourseError, counted, discard_feedback, error_line
 from ..status import Status, failed
-from . import transfer
 from ..steps.autograde import records_folder
-from ..confinement.sandbox import SandboxUnavailable, check_sandbox
+from . import transfer
 from .submission import Grading
 
 try:

@@ -14,10 +14,10 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from ..status import UNGRADED, Outcome, Status, worst
 from ..steps import review
+from ..steps.autograde import autograded_token, has_survey, read_record, read_survey
 from ..steps.intake import survey, survey_key
 from ..steps.late import Deadline
 from .ledger import Ledger
-from ..steps.autograde import autograded_token, has_survey, read_record, read_survey
 
 OLDER = "graded by an older version of the course's steps: grade it again (nnlab grade does)"
 OUTSIDE = ("graded without the course's grading steps (no sandbox, no guard, no tampering "

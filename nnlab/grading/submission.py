@@ -17,15 +17,13 @@ from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
+from ..confinement.sandbox import THREAD_LIMITS
 from ..course import error_line
 from ..status import Status, failed
 from ..steps import intake
-from .outcome import outcome
-from ..steps.execution import kill_kernels
 from ..steps.autograde import write_record, write_survey
-
-# One kernel per core: numpy's threads would only compete with the other jobs.
-THREAD_LIMITS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+from ..steps.execution import kill_kernels
+from .outcome import outcome
 
 
 def grade_submission(course, student, staging, config=None):
@@ -33,7 +31,7 @@ def grade_submission(course, student, staging, config=None):
     submitted/), with `config` added to the course's nbgrader configuration.
     Returns the student's outcome (see `outcome.outcome`) and the seconds it took."""
     started = time.perf_counter()
-    os.environ.update(THREAD_LIMITS, MPLBACKEND="Agg")
+    os.environ.update(THREAD_LIMITS, MPLBACKEND="Agg")  # one kernel per core, as sandboxed kernels
     release, submission = course.folder("release"), course.submission(student)
     key = intake.survey_key(release, submission)  # first: a change meanwhile makes the survey stale
     found = intake.survey(release, submission)

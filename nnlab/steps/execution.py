@@ -16,7 +16,8 @@ test cell, so nbgrader's scoring of the outputs reads the judge's verdict alone.
 
 Only the graded path runs: the course's experiment cells (provided cells tagged "experiment",
 plots and timings that earn no points and feed no test) keep the outputs the student's notebook
-showed (`intake.keep_experiment_outputs`), marked as such, unless `full` is set.
+showed (`intake.keep_experiment_outputs`), marked as such, and the runs of provided code that are
+the same in every notebook are read from the course's records (`provided`), unless `full` is set.
 
 Time limits (the per-cell `Execute.timeout` and the notebook's `time_budget`) count the kernel's
 own time (`kernelclock`: CPU time of all its processes and its own waiting), never the time a busy
@@ -41,17 +42,19 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import from_dict
 from nbformat.v4 import new_output
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
-from traitlets import Bool, Float, Integer
+from traitlets import Bool, Float, Integer, Unicode
 
+from ..confinement.kernelclock import KernelClock
+from ..confinement.sandbox import SandboxedKernelManager, kernel_environment
 from ..judge.channel import TRUNCATED
 from ..judge.client import Judge, Unanswered, answer_text, defined_function, definitions, \
     install_code, serve_code
 from ..status import BUSY_EVENT
+from . import provided
 from .intake import KEY, SUBMITTED_OUTPUTS, is_provided, release_folder
-from ..confinement.kernelclock import KernelClock
-from ..confinement.sandbox import SandboxedKernelManager
 
 NOT_RUN = "NotRun"
 TIMEOUT = "CellTimeoutError"
@@ -80,8 +83,12 @@ class GuardedExecute(Execute):
     output_limit = Integer(1_000_000, help="bytes of output kept per cell; the rest is dropped"
                            ).tag(config=True)
     sandbox = Bool(True, help="run the kernel confined (see nnlab.confinement.sandbox)").tag(config=True)
-    full = Bool(False, help="run the course's experiment cells too (`nnlab grade --full`); by "
-                "default they keep the outputs the student submitted").tag(config=True)
+    full = Bool(False, help="run the course's experiment cells too and compute the provided runs "
+                "in every kernel (`nnlab grade --full`); by default experiments keep the outputs "
+                "the student submitted and provided runs are read from their record").tag(config=True)
+    provided_runs = Unicode("", help="module of the course's code that records the runs of "
+                            "provided code every notebook makes alike (see nnlab.steps.provided); "
+                            "empty: every kernel computes them").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -108,11 +115,22 @@ class GuardedExecute(Execute):
                 if entry.suffix != ".ipynb":
                     copy = shutil.copytree if entry.is_dir() else shutil.copy2
                     copy(entry, Path(scratch) / entry.name)
+            if self.provided_runs and not self.full and self._course_files != folder:
+                self._place_provided_runs(Path(scratch))
             resources["metadata"]["path"] = scratch
             try:
                 return self._execute(nb, resources, km)
             finally:
                 resources["metadata"]["path"] = str(folder)
+
+    def _place_provided_runs(self, scratch):
+        """Put the course's recorded provided runs in the kernel's working folder, recorded in
+        the environment the kernel gets (numerics depend on it)."""
+        environment = kernel_environment() if self.sandbox else dict(os.environ)
+        folder = provided.prepared(self._course_files, self.provided_runs, environment,
+                                   CourseDirectory(config=self.config).root, self.log)
+        if folder is not None:
+            provided.place(folder, scratch)
 
     def _execute(self, nb, resources, km):
         self.events = []  # [{"kind", "cell", "message"}], in the order they happened

@@ -3,7 +3,14 @@
 Data are column-major: X is (n_x, m), Y is (1, m). Parameters are a dict with W1, b1, W2, b2,
 W3, b3 where Wl is (n_l, n_{l-1}) and bl is (n_l, 1).
 """
+import inspect
+import os
+import sys
+
 import numpy as np
+
+from . import runs
+from .data import load_dataset
 
 LAYER_DIMS = (2, 20, 3, 1)
 
@@ -96,11 +103,22 @@ def model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, lambd=
     `backward(X, Y, cache, lambd)` are called; with keep_prob < 1, `forward(X, parameters,
     keep_prob)` and `backward(X, Y, cache, keep_prob)`. By default the unregularized provided
     functions are used. The cost is recorded every 1000 iterations and printed every 10000.
+    A run of the provided functions alone that a grader recorded (see `runs`) is read back, not
+    trained again.
 
     Returns: (parameters, costs) — the trained parameters and the list of recorded costs.
     """
     if lambd and keep_prob < 1:
         raise ValueError("this lab uses L2 regularization or dropout, not both at once")
+    provided = forward is None and cost is None and backward is None and not lambd and keep_prob == 1
+    settings = {"learning_rate": learning_rate, "num_iterations": num_iterations}
+    recorded = runs.recall(X, Y, settings) if provided else None
+    if recorded is not None:
+        initialize_parameters([X.shape[0], *LAYER_DIMS[1:]])  # leaves numpy's random state as training does
+        for i, recorded_cost in zip(range(0, num_iterations, 1000), recorded[1]):
+            if print_cost and i % 10000 == 0:
+                _print_cost(i, recorded_cost)
+        return recorded
     forward_step = _forward_step(forward, keep_prob)
     cost_step = _cost_step(cost, lambd)
     backward_step = _backward_step(backward, lambd, keep_prob)
@@ -112,10 +130,23 @@ def model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, lambd=
         if i % 1000 == 0:
             costs.append(float(np.asarray(cost_step(A3, Y, parameters)).item()))  # a (1, 1) cost too
             if print_cost and i % 10000 == 0:
-                print(f"Cost after iteration {i}: {costs[-1]}")
+                _print_cost(i, costs[-1])
         grads = backward_step(X, Y, cache)
         parameters = update_parameters(parameters, grads, learning_rate)
     return parameters, costs
+
+
+def _print_cost(i, cost):
+    print(f"Cost after iteration {i}: {cost}")
+
+
+def record_provided_runs(folder):
+    """Record in `folder` the notebook's run of the provided functions alone, on the course's
+    dataset (`runs`): model(train_X, train_Y), with model's defaults."""
+    train_X, train_Y, _, _ = load_dataset()
+    defaults = inspect.signature(model).parameters
+    settings = {name: defaults[name].default for name in ("learning_rate", "num_iterations")}
+    runs.record(folder, train_X, train_Y, settings, *model(train_X, train_Y, print_cost=False, **settings))
 
 
 def _forward_step(forward, keep_prob):
@@ -165,3 +196,7 @@ def predict_dec(parameters, X):
     """Boolean predictions (A3 > 0.5) for the points X (n_x, m), used to draw decision boundaries."""
     a3, _ = forward_propagation(X, parameters)
     return a3 > 0.5
+
+
+if __name__ == "__main__":  # python -m labkit.network FOLDER: what a grader puts beside its kernels
+    record_provided_runs(os.path.join(sys.argv[1], runs.FOLDER))
