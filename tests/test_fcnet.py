@@ -7,12 +7,10 @@ import matplotlib
 import numpy as np
 import pytest
 
-import conftest  # noqa: F401  (labkit importable: conftest.COURSE_CODE)
-
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from labkit import experiments, fcnet  # noqa: E402
+from labkit import experiments, fcnet  # noqa: E402  (importable: conftest.COURSE_CODE)
 from labkit.checks import check_gradient, eval_numerical_gradient, eval_numerical_gradient_array  # noqa: E402
 from labkit.fcnet import FullyConnectedNet, load_digits_split, train  # noqa: E402
 
