@@ -65,22 +65,6 @@ def plain_serial(course):
     return timed([sys.executable, __file__, "--plain-autograde", str(course.root)], course)
 
 
-def plain_autograde(root):
-    """nbgrader's Autograde with its default steps (the course's configuration otherwise)."""
-    from nbgrader.converters import Autograde
-    from nbgrader.coursedir import CourseDirectory
-
-    course = Course(Path(root))
-    config = course.config()
-    defaults = Autograde.class_traits()
-    for steps in ("sanitize_preprocessors", "autograde_preprocessors"):
-        config.Autograde[steps] = defaults[steps].default()
-    config.CourseDirectory.assignment_id = course.assignment
-    converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
-    converter.force = True
-    converter.start()
-
-
 def nnlab_grade(course, jobs, sandbox=True, user=None, full=False):
     command = [sys.executable, "-m", "nnlab.cli", "grade", "--force", "--jobs", str(jobs),
                *([] if sandbox else ["--no-sandbox"]), *(["--full"] if full else [])]
@@ -134,7 +118,7 @@ def execute_only(course):
 
 def main(argv=None):
     if argv is None and sys.argv[1:2] == ["--plain-autograde"]:  # plain_serial's own process
-        plain_autograde(sys.argv[2])
+        Course(Path(sys.argv[2])).plain_autograde()
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=8)

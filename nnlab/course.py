@@ -9,6 +9,7 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 
 from . import ASSIGNMENT
+from .mounts import filesystem_type
 
 
 class CourseError(Exception):
@@ -76,24 +77,6 @@ def share_the_gradebook():
 
     event.listen(Engine, "connect", on_connect)
     _shared = True
-
-
-def filesystem_type(path, mounts="/proc/self/mounts"):
-    """The type of the file system holding `path` ("ext4", "nfs4"...; "" where unknown)."""
-    path, found, length = os.path.realpath(path), "", -1
-    try:
-        lines = Path(mounts).read_text().splitlines()
-    except OSError:
-        return ""
-    for line in lines:
-        fields = line.split()
-        if len(fields) < 3:
-            continue
-        point = fields[1].replace("\\040", " ")
-        inside = path == point or path.startswith(point.rstrip("/") + "/")
-        if inside and len(point) > length:
-            found, length = fields[2], len(point)
-    return found
 
 
 def counted(number, noun):
@@ -236,6 +219,26 @@ class Course:
         with self._in_root():
             coursedir = CourseDirectory(config=config)
             _check(capture_log(GenerateSolution(coursedir=coursedir, config=config)), "generate_solution")
+
+    def plain_autograde(self, student=None, config=None):
+        """nbgrader's Autograde of the assignment (one `student`'s, or everyone's) with nbgrader's
+        default steps: every cell, test cells in the student's kernel, none of the course's steps.
+        The course's configuration otherwise, with `config` (a Config) over it. For comparisons."""
+        from nbgrader.converters import Autograde
+        from nbgrader.coursedir import CourseDirectory
+
+        merged = self.config()
+        defaults = Autograde.class_traits()
+        for steps in ("sanitize_preprocessors", "autograde_preprocessors"):
+            merged.Autograde[steps] = defaults[steps].default()
+        merged.CourseDirectory.assignment_id = self.assignment
+        if student:
+            merged.CourseDirectory.student_id = student
+        merged.merge(config or {})
+        with self._in_root():
+            converter = Autograde(coursedir=CourseDirectory(config=merged), config=merged)
+            converter.force = True
+            converter.start()
 
     @contextmanager
     def _in_root(self):

@@ -116,7 +116,7 @@ def test_formgrader_autograde_button_grades_sandboxed_with_the_course_steps(cour
     assert all(json.loads((folder / name).read_text())["sandbox"] for name in ("batchnorm.json", "regularization.json"))
     # the survey of the submission folder, recorded by the door's grading for the views to read
     release, submission = course.folder("release"), course.submission(HOSTILE)
-    assert read_survey(course.root, HOSTILE, survey_key(release, submission), submission) == survey(release, submission)
+    assert read_survey(course.root, HOSTILE, survey_key(release, submission), submission) == (survey(release, submission), True)
     with Gradebook(course.db_url) as gradebook:
         notebook = gradebook.find_submission_notebook("batchnorm", course.assignment, HOSTILE)
         assert notebook.flagged is True

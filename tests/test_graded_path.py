@@ -2,7 +2,9 @@
 "experiment") keep the outputs the student submitted, marked as not run again, and the runs of
 provided code alone are read from their record, unless the grading is full (`nnlab grade --full`,
 `c.GuardedExecute.full`)."""
+import fcntl
 import logging
+import os
 import re
 
 import nbformat
@@ -13,6 +15,7 @@ from nbgrader.utils import determine_grade
 from nnlab.authoring.demo import limits, make_class, manifest
 from nnlab.notebooks import by_id, text_output
 from nnlab.grading.batch import grade_class
+from nnlab.steps import provided
 from nnlab.steps.execution import NOT_RE_RUN
 from nnlab.steps.intake import KEPT_BYTES, KEY, SUBMITTED_OUTPUTS, keep_experiment_outputs
 from nnlab.results.export import class_rows
@@ -93,24 +96,24 @@ def test_only_a_run_of_provided_code_alone_on_the_recorded_data_is_read_back(tmp
 
 
 RECORDER = """import os, pathlib, sys
+with open(os.environ["RECORDINGS"], "a") as log:
+    log.write("recorded\\n")
 folder = pathlib.Path(sys.argv[1]) / "runs"
 folder.mkdir()
 (folder / "run.txt").write_text("read from the record")
-with open(os.environ["RECORDINGS"], "a") as log:
-    log.write("recorded\\n")
 """
 READER = "import os\nprint(open('runs/run.txt').read() if os.path.exists('runs/run.txt') else 'computed')"
 
 
 @pytest.mark.parametrize("recorder, full, shown", [(RECORDER, False, "read from the record"),
                                                    (RECORDER, True, "computed"),
-                                                   ("raise SystemExit('broken')", False, "computed")],
+                                                   (RECORDER + "raise SystemExit('broken')", False, "computed")],
                          ids=["graded path", "full", "recorder fails"])
 def test_the_grader_records_the_provided_runs_once_and_puts_them_beside_the_kernel(
         tmp_path, monkeypatch, caplog, recorder, full, shown):
     """The course's module (`provided_runs`), run by the grader from the release folder, is run
-    once for two gradings; its files are in the kernel's folder on the graded path only; a
-    module that fails is logged and the kernel computes."""
+    once for two gradings, even when it fails (logged: the kernel computes); its files are in the
+    kernel's folder on the graded path only."""
     (tmp_path / "release" / "ps1").mkdir(parents=True)
     (tmp_path / "release" / "ps1" / "recorder.py").write_text(recorder)
     monkeypatch.setenv("RECORDINGS", str(tmp_path / "recordings.log"))  # an unsandboxed kernel's environment
@@ -120,8 +123,26 @@ def test_the_grader_records_the_provided_runs_once_and_puts_them_beside_the_kern
                                         provided_runs="recorder", full=full)
         assert graded["train"].outputs[0].text.strip() == shown
     recordings = tmp_path / "recordings.log"
-    assert (recordings.read_text() if recordings.exists() else "") == ("" if full or "broken" in recorder else "recorded\n")
-    assert ("were not recorded" in caplog.text) == ("broken" in recorder)
+    assert (recordings.read_text() if recordings.exists() else "") == ("" if full else "recorded\n")
+    assert caplog.text.count("were not recorded") == ("broken" in recorder)
+
+
+def test_a_grader_never_waits_while_another_records_the_provided_runs(tmp_path, monkeypatch):
+    """While another grader holds the record's lock, `prepared` returns at once (its kernel
+    computes the runs); once it is free, the runs are recorded."""
+    release = tmp_path / "release" / "ps1"
+    release.mkdir(parents=True)
+    (release / "recorder.py").write_text(RECORDER)
+    monkeypatch.setenv("RECORDINGS", str(tmp_path / "recordings.log"))
+    environment, log = dict(os.environ), logging.getLogger("test")
+    store = provided.store_of(tmp_path)
+    store.mkdir(parents=True)
+    with open(store / f"{provided.key(release, 'recorder', environment)}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another grader, recording
+        assert provided.prepared(release, "recorder", environment, tmp_path, log) is None
+    assert not (tmp_path / "recordings.log").exists()
+    folder = provided.prepared(release, "recorder", environment, tmp_path, log)
+    assert (folder / "runs" / "run.txt").is_file() and (tmp_path / "recordings.log").read_text() == "recorded\n"
 
 
 # Students whose functions the experiments call: correct, wrong in each part, and a forward that

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 from nbgrader.api import Gradebook
+from traitlets.config import Config
 
 from nnlab.authoring import damage
 from nnlab.authoring.demo import DEMO, limits, manifest
@@ -207,19 +208,7 @@ def test_a_changed_submission_is_held_again_and_reject_voids_it(course, capsys):
 def test_a_grading_without_the_courses_steps_is_said_so(course):
     """nbgrader's Autograde with its default steps (another configuration): the outcome says the
     notebooks ran unconfined and unchecked, and never claims the sandbox."""
-    from nbgrader.converters import Autograde
-    from nbgrader.coursedir import CourseDirectory
-
-    config = course.config()
-    defaults = Autograde.class_traits()
-    config.Autograde.sanitize_preprocessors = defaults["sanitize_preprocessors"].default()
-    config.Autograde.autograde_preprocessors = defaults["autograde_preprocessors"].default()
-    config.CourseDirectory.assignment_id = course.assignment
-    config.CourseDirectory.student_id = STUDENT
-    config.Execute.timeout = SETTINGS["cell_timeout"]
-    converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
-    converter.force = True
-    converter.start()
+    course.plain_autograde(STUDENT, Config({"Execute": {"timeout": SETTINGS["cell_timeout"]}}))
     row = outcome(course, STUDENT)
     assert row["status"] == "flagged" and row["sandbox"] is False
     assert sum("graded without the course's grading steps" in reason for reason in row["reasons"]) == 2

@@ -73,11 +73,11 @@ def test_the_survey_grading_recorded_is_read_back_only_while_nothing_changed(tmp
     (submission / "notes.txt").write_text("my notes")
     found = survey(release, submission)
     write_survey(tmp_path, "s1", found, survey_key(release, submission))
-    assert read_survey(tmp_path, "s1", survey_key(release, submission), submission) == found
+    assert read_survey(tmp_path, "s1", survey_key(release, submission), submission) == (found, True)
     assert found.notebooks == {"nb": submission / "nb.ipynb"} and found.notes
     for changed in (submission / "notes.txt", release / "nb.ipynb"):
         before = survey_key(release, submission)
         changed.write_text(changed.read_text() + " ")
-        assert read_survey(tmp_path, "s1", survey_key(release, submission), submission) is None
+        assert read_survey(tmp_path, "s1", survey_key(release, submission), submission) == (None, True)
         assert survey_key(release, submission) != before
-    assert read_survey(tmp_path, "s2", survey_key(release, submission), submission) is None  # never graded
+    assert read_survey(tmp_path, "s2", survey_key(release, submission), submission) == (None, False)  # never graded

@@ -22,6 +22,8 @@ import signal
 import subprocess
 import time
 
+from ..mounts import mounts
+
 V1_CONTROLLERS = ("memory", "pids", "cpuacct")
 V2_CONTROLLERS = ("memory", "pids", "cpu")
 V2_ROOT_GROUP = "nnlab"
@@ -33,13 +35,7 @@ class NoCgroup(Exception):
 
 def _mounts():
     """[(mount point, fs type, options)] of the cgroup file systems."""
-    found = []
-    with open("/proc/self/mounts") as mounts:
-        for line in mounts:
-            _, point, kind, options, *_ = line.split()
-            if kind in ("cgroup", "cgroup2"):
-                found.append((point.replace("\\040", " "), kind, options.split(",")))
-    return found
+    return [mount for mount in mounts() if mount[1] in ("cgroup", "cgroup2")]
 
 
 def _own_groups():

@@ -14,7 +14,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from ..status import UNGRADED, Outcome, Status, worst
 from ..steps import review
-from ..steps.autograde import autograded_token, has_survey, read_record, read_survey
+from ..steps.autograde import autograded_token, read_record, read_survey
 from ..steps.intake import survey, survey_key
 from ..steps.late import Deadline
 from .ledger import Ledger
@@ -133,10 +133,10 @@ def _survey(course, student):
     folder, release = course.submission(student), course.folder("release")
     if not folder.is_dir():
         return None, False
-    found = read_survey(course.root, student, survey_key(release, folder), folder)
+    found, recorded = read_survey(course.root, student, survey_key(release, folder), folder)
     if found is not None:
         return found, False
-    return survey(release, folder), has_survey(course.root, student)
+    return survey(release, folder), recorded
 
 
 def _notebook_part(course, student, name):

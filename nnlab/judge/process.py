@@ -255,14 +255,13 @@ def _error(name, message, lines=()):
 
 
 def _import_ahead():
-    """Import the course's modules and pyplot before the first request: the judge is started
-    with the notebook's kernel, so this happens while the kernel starts and runs its first cells.
-    A module that fails here is left to fail where a cell imports it."""
+    """Import the course's modules before the first request: the judge is started with the
+    notebook's kernel, so this happens while the kernel starts and runs its first cells. A module
+    that fails here is left to fail where a cell imports it."""
     import importlib
     import pkgutil
 
-    for name in ["matplotlib.pyplot"] + [f"labkit.{module.name}" for module in
-                                         pkgutil.iter_modules([os.path.join(os.getcwd(), "labkit")])]:
+    for name in [f"labkit.{module.name}" for module in pkgutil.iter_modules([os.path.join(os.getcwd(), "labkit")])]:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 (an import error is the cell's to show)

@@ -190,18 +190,14 @@ def write_survey(root, student, found: Survey, key):
                      key=key))
 
 
-def read_survey(root, student, key, folder) -> Survey | None:
-    """The survey recorded when the student was graded, if it was of the content `key` names
-    (now in `folder`)."""
+def read_survey(root, student, key, folder):
+    """(the survey recorded when the student was graded if it was of the content `key` names (now
+    in `folder`), else None; whether a grading recorded one, of whatever content)."""
     recorded = _read_json(records_folder(root, student) / SURVEY_RECORD)
     if not recorded or recorded.pop("key", None) != key:
-        return None
-    return Survey(**dict(recorded, notebooks={name: Path(folder) / file for name, file in recorded["notebooks"].items()}))
-
-
-def has_survey(root, student):
-    """Whether a grading recorded the student's survey (of whatever content)."""
-    return (records_folder(root, student) / SURVEY_RECORD).is_file()
+        return None, bool(recorded)
+    notebooks = {name: Path(folder) / file for name, file in recorded["notebooks"].items()}
+    return Survey(**dict(recorded, notebooks=notebooks)), True
 
 
 def _write_json(path, data):

@@ -60,8 +60,8 @@ NOT_RUN = "NotRun"
 TIMEOUT = "CellTimeoutError"
 SAMPLE_SECONDS = 0.2  # how often a running cell's kernel time is read
 ANSWER_LIMIT = 1 << 31  # bytes of one answer line from the kernel (arrays of megabytes cross)
-NOT_RE_RUN = ("[Your notebook's own output, as you submitted it: this experiment earns no points and "
-              "was not run again at grading.]\n")
+NOT_RE_RUN = ("[Your notebook's own output, as you submitted it: this cell (plots, an experiment) earns "
+              "no points and was not run again at grading.]\n")
 # Process groups of the running kernels started in this process, and their judges, for
 # `kill_kernels`; how long it waits for them to be gone.
 KERNEL_GROUPS = set()

@@ -7,8 +7,9 @@ folder as `python -m MODULE FOLDER`, writes into FOLDER the files to put in each
 working folder; the course's code there reads the recorded runs instead of training (see
 labkit/runs.py). It is run once per release, Python and kernel environment (the one the kernels get:
 numerics depend on it), by the grader, out of any student's reach, and kept under the course's
-grading/provided-runs/; graders at once wait for the first one's run. A full grading
-(`GuardedExecute.full`) puts nothing there: every cell computes as it would for the student.
+grading/provided-runs/. Graders at once never wait for it: while one makes it, the others'
+kernels compute the runs themselves, as they do after it failed (once: it is not run again). A
+full grading (`GuardedExecute.full`) puts nothing there: every cell computes as for the student.
 """
 import fcntl
 import hashlib
@@ -19,25 +20,40 @@ from pathlib import Path
 
 from .intake import digest
 
-PREPARE_SECONDS = 600  # a run that takes longer is abandoned: the kernels then train themselves
+PREPARE_SECONDS = 120  # a run that takes longer is abandoned: the kernels then compute themselves
 
 
 def prepared(release, module, environment, course_root, log):
     """The folder of files `module` writes for kernels of `release` run in `environment`, made
-    now unless made before; None (logged) if the module failed."""
-    key = hashlib.sha256(repr((module, digest(release), sys.executable, sorted(environment.items())))
-                         .encode()).hexdigest()[:32]
-    store = Path(course_root) / "grading" / "provided-runs"
+    now unless made before; None while another grader makes it, or (logged) if the module failed."""
+    store, name = store_of(course_root), key(release, module, environment)
     store.mkdir(parents=True, exist_ok=True)
-    folder = store / key
-    with open(store / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another grader making it: wait, then read its folder
-        if not folder.is_dir():
-            _make(folder, release, module, environment, log)
+    folder, failed = store / name, store / f"{name}.failed"
+    if folder.is_dir() or failed.is_file():
+        return folder if folder.is_dir() else None
+    with open(store / f"{name}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another grader is making it: this kernel computes, no waiting
+            return None
+        if not (folder.is_dir() or failed.is_file()):
+            _make(folder, failed, release, module, environment, log)
     return folder if folder.is_dir() else None
 
 
-def _make(folder, release, module, environment, log):
+def store_of(course_root):
+    """Where a course keeps its recorded provided runs."""
+    return Path(course_root) / "grading" / "provided-runs"
+
+
+def key(release, module, environment):
+    """What the recorded runs depend on: the module, the release's content, the Python and the
+    kernels' environment."""
+    content = (module, digest(release), sys.executable, sorted(environment.items()))
+    return hashlib.sha256(repr(content).encode()).hexdigest()[:32]
+
+
+def _make(folder, failed, release, module, environment, log):
     partial = folder.with_name(f"{folder.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
@@ -45,8 +61,10 @@ def _make(folder, release, module, environment, log):
         subprocess.run([sys.executable, "-m", module, str(partial)], cwd=release, env=environment,
                        check=True, capture_output=True, text=True, timeout=PREPARE_SECONDS)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as failure:
-        log.warning("the course's provided runs (%s) were not recorded, the kernels compute them: "
-                    "%s %s", module, failure, (failure.stderr or "")[-2000:])
+        why = f"{failure}\n{(failure.stderr or '')[-2000:]}"
+        log.warning("the course's provided runs (%s) were not recorded, the kernels compute them: %s",
+                    module, why)
+        failed.write_text(why)
         shutil.rmtree(partial, ignore_errors=True)
         return
     partial.rename(folder)

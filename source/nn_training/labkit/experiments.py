@@ -7,10 +7,10 @@ settings below keep every experiment to a few seconds.
 """
 import time
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from .fcnet import FullyConnectedNet, train
+from .plots import pyplot
 
 # five hidden layers: deep enough for the initialization scale to matter
 HIDDEN_DIMS = (100, 100, 100, 100, 100)
@@ -97,6 +97,7 @@ def plot_training_curves(runs, title=""):
 
     runs: {label: history} with histories as returned by `fcnet.train`.
     """
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for label, history in runs.items():
         # a log scale shows both the first epochs and the end of training
@@ -115,6 +116,7 @@ def plot_training_curves(runs, title=""):
 def plot_sweeps(*sweeps):
     """Final validation accuracy against the swept setting (log axis), one line with and one
     without batchnorm; crosses mark the runs that diverged. One panel per sweep."""
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(sweeps), figsize=(6 * len(sweeps), 4), squeeze=False)
     for ax, sweep in zip(axes[0], sweeps):
         values = np.array(sweep["values"])
