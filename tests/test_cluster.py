@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,14 +22,16 @@ from sqlalchemy import create_engine, inspect, text
 from nnlab.authoring.demo import limits, make_class, manifest
 from nnlab.course import Course, CourseError
 from nnlab.grading.batch import grade_class
+from nnlab.grading.cluster import worker_store
 from nnlab.grading.outcome import outcome
 from nnlab.confinement.sandbox import processes_of
-from nnlab.steps import review
+from nnlab.steps import provided, review
 from nnlab.results.export import write_csv
 from nnlab.results.feedback import generate_feedback
 from nnlab.results.report import write_report
 
 from conftest import DaskCluster, Formgrader, Postgres, copy_course, page_text, sigint_by_default
+from labkit import runs
 
 SETTINGS, STUDENTS = manifest()
 # A correct submission that is late (late penalty), a bug, and a hostile one (points held: rows
@@ -82,6 +85,7 @@ def cluster_class(tmp_path_factory, postgres, dask_cluster):
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text("stale")
     lines = []
+    shutil.rmtree(worker_store(), ignore_errors=True)  # the workers' recorded provided runs
     course.results = grade_class(course, config=LIMITS, cluster=dask_cluster.address,
                                  out=lines.append)
     course.lines = lines
@@ -121,6 +125,13 @@ def test_the_workers_outcome_is_the_one_the_course_reads(cluster_class):
         read = outcome(cluster_class, student, ledger={})
         assert {k: entry[k] for k in ("status", "reasons", "held", "late_penalty", "scores")} == \
             {k: read[k] for k in ("status", "reasons", "held", "late_penalty", "scores")}, student
+
+
+def test_the_tasks_on_a_worker_machine_share_one_record_of_the_provided_run(cluster_class):
+    """Each task grades in a course folder of its own, removed after it: the run of provided code
+    alone is recorded in the machine's store, once, and read by every task there."""
+    assert len(list(worker_store().glob(f"*/{runs.FOLDER}/*.npz"))) == 1
+    assert not provided.store_of(cluster_class.root).exists()  # the TA's side records nothing
 
 
 def test_grading_on_the_cluster_discards_the_feedback_made_before(cluster_class):

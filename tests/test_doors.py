@@ -610,8 +610,9 @@ PLOTTED = "plotted"
 
 def test_the_ta_sees_the_students_own_experiment_plots_marked_as_not_run_again(course, formgrader):
     """A submission of the executed master notebooks (plots in its experiment cells), graded by
-    formgrader's Autograde button on the graded path: formgrader's page of the notebook shows each
-    experiment's plot under the line saying it is the student's own output, not run again."""
+    formgrader's Autograde button on the graded path: formgrader's page of each notebook, where the
+    TA grades the written answers, shows each experiment's plot under the line saying it is the
+    student's own output, not run again."""
     folder = course.submission(PLOTTED)
     shutil.copytree(course.folder("release"), folder)
     for path in course.notebooks("solutions"):
@@ -619,13 +620,17 @@ def test_the_ta_sees_the_students_own_experiment_plots_marked_as_not_run_again(c
     stamp_on_time(folder)
     result = formgrader.call("POST", f"/formgrader/api/submission/{course.assignment}/{PLOTTED}/autograde")
     assert result["success"], result
-    with Gradebook(course.db_url) as gradebook:
-        notebook_id = gradebook.find_submission_notebook("batchnorm", course.assignment, PLOTTED).id
-    page = formgrader.page(f"/formgrader/submissions/{notebook_id}/")
     marker = "was not run again at grading"
-    assert page.count(marker) == 3  # the timing, the training curves, the sweeps
-    curves, sweeps = page.split(marker)[2:]  # each up to the next marker (or the end)
-    assert "data:image/png;base64," in curves and "data:image/png;base64," in sweeps
+    # part 1: the data, each training's figures, the comparison; part 2: the timing (text), the
+    # training curves, the sweeps
+    plotted = {"regularization": [True] * 5, "batchnorm": [False, True, True]}
+    for name, plots in plotted.items():
+        with Gradebook(course.db_url) as gradebook:
+            notebook_id = gradebook.find_submission_notebook(name, course.assignment, PLOTTED).id
+        page = formgrader.page(f"/formgrader/submissions/{notebook_id}/")
+        kept = page.split(marker)[1:]  # each up to the next marker (or the end)
+        assert ["data:image/png;base64," in part for part in kept] == plots, name
+        assert "Written questions" in page, name
 
 
 # ------------------------------------------------------------------------------ attacks, every door

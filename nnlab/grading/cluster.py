@@ -21,7 +21,9 @@ students in flight recorded as interrupted.
 """
 import copy
 import logging
+import os
 import shutil
+import stat
 import tempfile
 import time
 from multiprocessing.connection import wait
@@ -33,6 +35,7 @@ from traitlets.config import Configurable
 from ..confinement.sandbox import SandboxUnavailable, check_sandbox
 from ..course import Course, CourseError, counted, discard_feedback, error_line
 from ..status import Status, failed
+from ..steps import provided
 from ..steps.autograde import records_folder
 from . import transfer
 from .submission import Grading
@@ -247,11 +250,26 @@ def grade_remote(shared, student, files, rows, config):
         transfer.unpack(shared["files"], root)
         transfer.unpack(files, root)
         (root / "gradebook.db").write_bytes(shared["gradebook"])
+        store = worker_store()
+        if store is not None:  # the provided runs, recorded once for every task on this machine
+            provided.store_of(root).parent.mkdir(parents=True, exist_ok=True)
+            provided.store_of(root).symlink_to(store, target_is_directory=True)
         db_url = f"sqlite:///{root / 'gradebook.db'}"
         course = Course(root, shared["assignment"], db_url=db_url)
         return _grade_here(course, student, rows, config, db_url)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def worker_store():
+    """This machine's folder of recorded provided runs (`steps.provided`), shared by the tasks
+    that graders of this user run here, or None if it is not this user's alone."""
+    store = Path(tempfile.gettempdir()) / f"nnlab-provided-runs-{os.getuid()}"
+    store.mkdir(mode=0o700, exist_ok=True)
+    found = store.lstat()
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        return None
+    return store
 
 
 def _grade_here(course, student, rows, config, db_url):
