@@ -45,3 +45,26 @@ def test_difference_says_where():
     assert difference(mine, theirs) == "notebook.cells[0].outputs[0].text: '0.9' against '1.0'"
     assert difference(mine, mine) is None
     assert "1 items against 0" in difference({"cells": [1]}, {"cells": []})
+
+
+# ---- the hidden tests' comparisons: round-off of a sum is judged against its terms
+
+def test_a_sum_that_nearly_cancels_is_held_to_its_terms_round_off():
+    """labkit.checks: W·A + b summed in another order (as another memory layout or BLAS kernel
+    sums it) passes `check_affine` however near an entry cancels, where an entry's own relative
+    error fails it; a wrong sum still fails."""
+    import numpy as np
+    from labkit.checks import check_affine, check_close, rel_error
+
+    rng = np.random.default_rng(0)
+    W, A = rng.standard_normal((3, 20)), rng.standard_normal((20, 50))
+    b = rng.standard_normal((3, 1))
+    b[0, 0] = 1e-13 - np.dot(W[0], A[:, 0])  # entry (0, 0) cancels to about 1e-13
+    other_order = sum(np.outer(W[:, k], A[k]) for k in reversed(range(20))) + b
+    assert rel_error(other_order, W @ A + b) > 1e-10
+    with pytest.raises(AssertionError):
+        check_close(other_order, W @ A + b, "Z", tol=1e-10)
+    check_affine(other_order, W, A, b, "Z")
+    for wrong in (W @ A, other_order * (1 + 1e-9)):  # no bias; every entry off by 1e-9
+        with pytest.raises(AssertionError, match="Z is wrong"):
+            check_affine(wrong, W, A, b, "Z")

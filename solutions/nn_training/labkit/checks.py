@@ -71,20 +71,31 @@ def check_number(value, name):
     return float(np.asarray(value).item())
 
 
-def check_close(actual, expected, name, tol=1e-7, hint=""):
+def check_close(actual, expected, name, tol=1e-7, hint="", terms=None):
     """`actual` equals `expected` up to a largest relative error of `tol` (shapes must agree; a
-    number may come as any array of one element, as numpy reads it)."""
+    number may come as any array of one element, as numpy reads it). `terms`: for an `expected`
+    that is a sum, the size of the terms summed into each entry (|a| + |b| for a + b): an entry
+    that nearly cancels is then held to its terms' round-off, which moves with the order of the
+    sum, not to its own tiny size."""
     if actual is None:
         raise _failure(f"{name} is None: did the function return or assign it?")
     actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
     if expected.ndim == 0 and actual.size == 1:
         actual = actual.reshape(())
     check_shape(actual, expected.shape, name)
-    error = rel_error(actual, expected)
+    size = np.abs(actual) + np.abs(expected)
+    if terms is not None:
+        size = np.maximum(size, np.abs(terms))
+    error = float(np.max(np.abs(actual - expected) / np.maximum(1e-8, size), initial=0.0))
     if not error <= tol:
         raise _failure(f"{name} is wrong: relative error {error:.2e} (at most {tol:.0e} "
                              f"expected).\nexpected: {_short(expected)}\ngot:      {_short(actual)}"
                              + _hint(hint))
+
+
+def check_affine(Z, W, A, b, name, tol=1e-10, hint=""):
+    """`Z` equals W·A + b, each entry within `tol` of the size of its terms (|W|·|A| + |b|)."""
+    check_close(Z, np.dot(W, A) + b, name, tol, hint, terms=np.dot(np.abs(W), np.abs(A)) + np.abs(b))
 
 
 def check_gradient(analytic, numerical, name, tol=1e-8, hint=""):
