@@ -11,11 +11,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import matplotlib.image
 import nbformat
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from nnlab.cli import main
 from nnlab.grading import ledger
@@ -231,10 +235,54 @@ def small_class(built_course, tmp_path):
     return course
 
 
+class GradebookUse:
+    """While in use: which processes (this one, or those it forks) connect to the SQLite gradebook
+    at `path` (`connections`: their pids), and how many write transactions this one commits
+    there (`writes`: Python's sqlite3 begins a transaction only to write)."""
+
+    _watching = None  # the instance in use: an audit hook cannot be removed, only ignored
+
+    def __init__(self, path):
+        self.path, self.connections, self.writes = os.path.realpath(path), [], 0
+        handle, log = tempfile.mkstemp(prefix="gradebook-use-")
+        os.close(handle)
+        self._log = Path(log)
+
+    def __enter__(self):
+        if not hasattr(GradebookUse, "_hooked"):
+            sys.addaudithook(GradebookUse._audit)
+            GradebookUse._hooked = True
+        GradebookUse._watching = self
+        event.listen(Engine, "connect", self._connected)
+        return self
+
+    def __exit__(self, *_):
+        GradebookUse._watching = None
+        event.remove(Engine, "connect", self._connected)
+        self.connections = [int(pid) for pid in self._log.read_text().split()]
+        self._log.unlink()
+
+    @staticmethod
+    def _audit(name, arguments):
+        watching = GradebookUse._watching
+        if name == "sqlite3.connect" and watching and os.path.realpath(arguments[0]) == watching.path:
+            with open(watching._log, "a") as log:  # forked graders write here too
+                log.write(f"{os.getpid()}\n")
+
+    def _connected(self, connection, _record):
+        if connection.execute("PRAGMA database_list").fetchone()[2] == self.path:
+            connection.set_trace_callback(self._statement)
+
+    def _statement(self, sql):
+        self.writes += sql.startswith("BEGIN")
+
+
 def test_regrading_grades_only_what_changed(small_class, monkeypatch):
     """...and the views read the survey the grading recorded, until the submission changes: then
-    they say so, until it is graded again."""
-    first = grade_class(small_class, out=lambda line: None)
+    they say so, until it is graded again. Only the batch's own process opens the course's
+    gradebook, as often for three submissions as for one, and commits one transaction for each."""
+    with GradebookUse(small_class.root / "gradebook.db") as three:
+        first = grade_class(small_class, out=lambda line: None)
     assert sorted(first) == ["s1", "s2", "s3"] and {e["status"] for e in first.values()} == {"ok"}
     with monkeypatch.context() as views:
         views.setattr("nnlab.grading.outcome.survey", lambda *_: pytest.fail("a view surveyed again"))
@@ -255,7 +303,11 @@ def test_regrading_grades_only_what_changed(small_class, monkeypatch):
     again = grade_class(small_class, out=lambda line: None)
     assert list(again) == ["s2"]
     assert not any("changed since" in reason for reason in outcome(small_class, "s2")["reasons"])
-    assert list(grade_class(small_class, students=["s1"], force=True, out=lambda line: None)) == ["s1"]
+    with GradebookUse(small_class.root / "gradebook.db") as one:
+        assert list(grade_class(small_class, students=["s1"], force=True, out=lambda line: None)) == ["s1"]
+    assert set(three.connections) == set(one.connections) == {os.getpid()}
+    assert len(three.connections) == len(one.connections)
+    assert (three.writes, one.writes) == (1 + 3, 1)  # the first batch stores the due date, once
 
 
 def test_a_new_grading_rule_makes_every_submission_stale(tmp_path, monkeypatch):

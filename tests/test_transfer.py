@@ -1,11 +1,14 @@
-"""What travels between the course and a cluster worker: files, the assignment's definition, a
-student's rows, written in one transaction."""
+"""What travels between the course and a grading on a gradebook of its own (forked here or on a
+cluster worker): files, the assignment's definition, a student's rows, written in one transaction."""
+from pathlib import Path
+
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import CompileError
 from nbgrader.api import Gradebook
 
 from nnlab.grading import transfer
+from nnlab.steps import review
 
 DEFINITION = {"name": "a1", "duedate": None, "course_id": "default_course",
               "schema": "282d30a0218e", "notebooks": [{
@@ -55,6 +58,36 @@ def test_a_new_gradebook_takes_the_courses_schema_without_alembic(db_url, monkey
     transfer.create_assignment(url, dict(DEFINITION, schema="c0ffee"))
     with Gradebook(url) as gradebook:
         assert transfer.assignment_definition(gradebook, "a1") == dict(DEFINITION, schema="c0ffee")
+
+
+def test_a_grading_apart_brings_back_what_it_changed_and_a_tas_grade_given_meanwhile_stays(db_url):
+    """The grading starts from the student's rows (earlier grades, review history) in a gradebook
+    of its own; what it changed is written back, while a TA's grade and comment on a written
+    answer, given in formgrader during the grading, stay; its review rows are appended."""
+    with Gradebook(db_url) as gradebook:
+        transfer.write_student_rows(gradebook, "a1", "s1", rows(1.0, None, [REVIEW]))
+        shipped = transfer.shipped_rows(gradebook, "a1", "s1")
+        template = transfer.assignment_gradebook(gradebook, "a1")
+    with transfer.private_gradebook(template, "a1", "s1", shipped) as url:
+        assert url != db_url
+        with Gradebook(url) as private:  # the grading: t1 now passes, and a review row
+            private.find_grade("t1", "nb", "a1", "s1").auto_score = 2.0
+            review.add_rows(private, [dict(REVIEW, state="released")])
+            private.db.commit()
+        graded = transfer.graded_rows(url, "a1", "s1", shipped)
+    assert not Path(url.removeprefix("sqlite:///")).exists()  # removed with its folder
+    with Gradebook(db_url) as gradebook:
+        gradebook.find_grade("q1", "nb", "a1", "s1").manual_score = 0.5  # the TA, meanwhile
+        gradebook.find_comment("q1", "nb", "a1", "s1").manual_comment = "well argued"
+        gradebook.db.commit()
+        transfer.write_student_rows(gradebook, "a1", "s1", graded, before=shipped)
+    with Gradebook(db_url) as gradebook:
+        found = transfer.student_rows(gradebook, "a1", "s1")
+    notebook = found["notebooks"]["nb"]
+    assert notebook["grades"]["t1"]["auto_score"] == 2.0
+    assert notebook["grades"]["q1"]["manual_score"] == 0.5
+    assert notebook["comments"]["q1"]["manual_comment"] == "well argued"
+    assert [row["state"] for row in found["reviews"]] == ["held", "released"]
 
 
 def test_a_failed_write_leaves_the_old_grades(db_url):

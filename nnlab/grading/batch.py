@@ -1,8 +1,9 @@
 """`nnlab grade`: the whole class, several submissions at once, each in its own process.
 
 The batch process imports nbgrader once and forks a worker per submission (`jobs` at a time), so
-a worker starts in milliseconds and whatever a submission does dies with its worker. Workers write
-their own student's rows to the gradebook through nbgrader; the batch process alone writes the
+a worker starts in milliseconds and whatever a submission does dies with its worker. Workers grade
+against gradebooks of their own (`transfer`); the batch process alone opens the course's gradebook,
+once, and writes each student's graded rows there in one transaction, and it alone writes the
 ledger. On Ctrl-C the running workers and their kernels are killed and their students recorded as
 interrupted, to be graded first by the next run.
 
@@ -13,6 +14,7 @@ import os
 import time
 from multiprocessing.connection import wait
 
+from nbgrader.api import Gradebook
 from traitlets.config import Config
 
 from ..confinement.sandbox import SandboxUnavailable, check_sandbox
@@ -21,6 +23,7 @@ from ..status import STATUSES, Status
 from ..steps.intake import digest
 from ..steps.late import apply_due_date
 from . import cluster as on_cluster
+from . import transfer
 from .ledger import Ledger, course_key
 from .outcome import submitted_students
 from .submission import Grading
@@ -93,25 +96,35 @@ def _run(course, todo, keys, jobs, ledger, config, report, results):
     """Grade `todo` in forked processes, `jobs` at a time, into `results` ({student: entry});
     `report(student, entry)` shows progress."""
     queue, running = list(todo), {}
-    try:
-        while queue or running:
-            while queue and len(running) < jobs:
-                student = queue.pop(0)
-                ledger.running(student, keys[student])
-                grading = Grading(course, student, config)
-                running[grading.connection] = grading
-            for ready in wait(list(running)):
-                grading = running.pop(ready)
-                entry = grading.result()
-                ledger.finished(grading.student, entry, keys[grading.student])
-                results[grading.student] = entry
-                report(grading.student, entry)
-    except KeyboardInterrupt:
-        for grading in running.values():
-            grading.stop()
-            grading.result()
-            ledger.interrupted(grading.student)
-        raise
+    with Gradebook(course.db_url) as gradebook:
+        template = transfer.assignment_gradebook(gradebook, course.assignment)
+        try:
+            while queue or running:
+                while queue and len(running) < jobs:
+                    student = queue.pop(0)
+                    ledger.running(student, keys[student])
+                    grading = Grading(course, student, config, template,
+                                      transfer.shipped_rows(gradebook, course.assignment, student))
+                    running[grading.connection] = grading
+                for ready in wait(list(running)):
+                    grading = running.pop(ready)
+                    try:
+                        entry, rows = grading.result()
+                        if rows:
+                            transfer.write_student_rows(gradebook, course.assignment, grading.student,
+                                                        rows, before=grading.shipped)
+                    except KeyboardInterrupt:  # its rows are written whole or not at all
+                        ledger.interrupted(grading.student)
+                        raise
+                    ledger.finished(grading.student, entry, keys[grading.student])
+                    results[grading.student] = entry
+                    report(grading.student, entry)
+        except KeyboardInterrupt:
+            for grading in running.values():
+                grading.stop()
+                grading.result()
+                ledger.interrupted(grading.student)
+            raise
 
 
 def _reporter(out, total):

@@ -9,17 +9,17 @@ On the worker it builds a course root in a temporary folder and grades it with t
 local grading (`submission.grade_submission`, in a forked process): nbgrader's Autograde with the
 course's nbgrader_config.py and its steps (`nnlab.steps`: repairs, scan, sandboxed and guarded execution,
 records), each kernel claiming a sandbox identity of its own on the worker's machine
-(`sandbox.claim_identity`), against that folder's own SQLite gradebook. It returns the autograded
-notebooks, the records, the log and the student's rows, which the TA's side writes into the course root and, in one transaction per
-student, into the course's gradebook (SQLite or PostgreSQL) through nbgrader's API. Statuses are
-then derived on the TA's side, as for local grading.
+(`sandbox.claim_identity`), against a gradebook of the grading's own, as local grading does
+(`transfer`). It returns the autograded notebooks, the records, the log and the student's graded
+rows, which the TA's side writes into the course root and, in one transaction per student, into
+the course's gradebook (SQLite or PostgreSQL) through nbgrader's API. Statuses are then derived on
+the TA's side, as for local grading.
 
 Faults: a worker that cannot build the sandbox never gets the resource that grading tasks require
 (`SandboxCheck`), and says why; a task whose worker dies is run again once (the scheduler's
 allowed-failures is set to 1), then recorded as failed; a lost scheduler stops the batch, its
 students in flight recorded as interrupted.
 """
-import copy
 import logging
 import os
 import shutil
@@ -34,7 +34,7 @@ from traitlets.config import Configurable
 
 from ..confinement.sandbox import SandboxUnavailable, check_sandbox
 from ..course import Course, CourseError, counted, discard_feedback, error_line
-from ..status import Status, failed
+from ..status import failed
 from ..steps import provided
 from ..steps.autograde import records_folder
 from . import transfer
@@ -127,20 +127,19 @@ def _grade_all(client, address, course, todo, keys, ledger, config, slots, repor
             while queue and len(futures) < 2 * slots:
                 student = queue.pop(0)
                 ledger.running(student, keys[student])
-                rows = transfer.student_rows(gradebook, course.assignment, student)
-                gradebook.db.commit()  # end the read: an open one would lock SQLite writers out
+                rows = transfer.shipped_rows(gradebook, course.assignment, student)
                 files = transfer.pack(course.root, [course.submission(student).relative_to(course.root)])
                 future = client.submit(grade_remote, shared, student, files, rows, config,
                                        key=f"nnlab-grade-{student}-{time.time_ns()}", pure=False,
                                        retries=1, resources=restriction)
-                futures[future] = student
+                futures[future] = student, rows
                 pending.add(future)
 
         try:
             submit_more()
             for future in pending:
-                student = futures[future]
-                entry = _collect(course, gradebook, student, future)
+                student, shipped = futures[future]
+                entry = _collect(course, gradebook, student, shipped, future)
                 del futures[future]  # only now: a student whose results are not in is in flight
                 ledger.finished(student, entry, keys[student])
                 results[student] = entry
@@ -160,7 +159,7 @@ class _SchedulerLost(Exception):
     pass
 
 
-def _collect(course, gradebook, student, future):
+def _collect(course, gradebook, student, shipped, future):
     """The finished task's files and rows into the course; the student's outcome, as the worker's
     grading decided it from the same files and rows."""
     from distributed.client import FutureCancelledError
@@ -173,9 +172,8 @@ def _collect(course, gradebook, student, future):
         return failed([f"grading on the cluster failed: {type(error).__name__}: "
                        f"{error_line(error, last=True)}"])
     _write_files(course, student, result["files"])
-    if result["entry"]["status"] == Status.FAILED:  # nothing graded: the ledger says why
-        return result["entry"]
-    transfer.write_student_rows(gradebook, course.assignment, student, result["rows"])
+    if result["rows"]:  # none when nothing was graded: the ledger says why
+        transfer.write_student_rows(gradebook, course.assignment, student, result["rows"], before=shipped)
     return dict(result["entry"], worker=result["worker"])
 
 
@@ -196,7 +194,7 @@ def _stop(client, futures, ledger):
         client.cancel(list(futures), force=True)
     except Exception:  # the scheduler may be gone
         pass
-    for student in futures.values():
+    for student, _ in futures.values():
         ledger.interrupted(student)
 
 
@@ -205,11 +203,8 @@ def _course_bundle(course, gradebook):
     files = transfer.pack(course.root, ["nbgrader_config.py",
                                         course.folder("source").relative_to(course.root),
                                         course.folder("release").relative_to(course.root)])
-    definition = transfer.assignment_definition(gradebook, course.assignment)
-    with tempfile.TemporaryDirectory(prefix="nnlab-template-") as folder:
-        transfer.create_assignment(f"sqlite:///{folder}/gradebook.db", definition)
-        template = (Path(folder) / "gradebook.db").read_bytes()
-    return {"assignment": course.assignment, "files": files, "gradebook": template}
+    return {"assignment": course.assignment, "files": files,
+            "gradebook": transfer.assignment_gradebook(gradebook, course.assignment)}
 
 
 # ------------------------------------------------------------------ the worker's side
@@ -249,14 +244,13 @@ def grade_remote(shared, student, files, rows, config):
     try:
         transfer.unpack(shared["files"], root)
         transfer.unpack(files, root)
-        (root / "gradebook.db").write_bytes(shared["gradebook"])
         store = worker_store()
         if store is not None:  # the provided runs, recorded once for every task on this machine
             provided.store_of(root).parent.mkdir(parents=True, exist_ok=True)
             provided.store_of(root).symlink_to(store, target_is_directory=True)
-        db_url = f"sqlite:///{root / 'gradebook.db'}"
-        course = Course(root, shared["assignment"], db_url=db_url)
-        return _grade_here(course, student, rows, config, db_url)
+        # the course's own gradebook is not this machine's to open: the grading makes one
+        course = Course(root, shared["assignment"], db_url="sqlite://")
+        return _grade_here(course, student, shared["gradebook"], rows, config)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -272,32 +266,20 @@ def worker_store():
     return store
 
 
-def _grade_here(course, student, rows, config, db_url):
+def _grade_here(course, student, template, shipped, config):
     from distributed import get_worker
-    from nbgrader.api import Gradebook
 
-    shipped = 0
-    if rows:
-        with Gradebook(db_url) as gradebook:
-            transfer.write_student_rows(gradebook, course.assignment, student, rows)
-        shipped = len(rows["reviews"])
-    settings = copy.deepcopy(config)
-    settings.CourseDirectory.db_url = db_url  # never the course's shared database
-    entry = _in_child(course, student, settings)
-    with Gradebook(db_url) as gradebook:
-        graded = transfer.student_rows(gradebook, course.assignment, student)
-    if graded:
-        graded["reviews"] = graded["reviews"][shipped:]  # only what this grading added
+    entry, graded = _in_child(course, student, config, template, shipped)
     keep = [Path("autograded") / student, records_folder(course.root, student).relative_to(course.root),
             Path("grading") / "logs" / f"{student}.log"]
     return {"entry": entry, "rows": graded, "files": transfer.pack(course.root, keep),
             "worker": get_worker().address}
 
 
-def _in_child(course, student, config):
-    """Grade in a forked process, as a local batch does; a task the scheduler let go of (Ctrl-C on
-    the TA's side) stops it."""
-    grading = Grading(course, student, config)
+def _in_child(course, student, config, template, shipped):
+    """Grade in a forked process, as a local batch does: (outcome, graded rows); a task the
+    scheduler let go of (Ctrl-C on the TA's side) stops it."""
+    grading = Grading(course, student, config, template, shipped)
     stopped = False
     while not wait([grading.connection], timeout=1):
         if not stopped and _task_cancelled():

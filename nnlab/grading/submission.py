@@ -4,7 +4,9 @@
 separately (so one notebook that nbgrader cannot process does not cost the other) with the
 course's nbgrader configuration, whose steps (`nnlab.steps`) repair, scan, execute sandboxed and record
 each notebook, exactly as `nbgrader autograde` does. It runs in a process of its own
-(`Grading`), forked by a local batch (`batch`) or by a cluster's worker (`cluster`).
+(`Grading`), forked by a local batch (`batch`) or by a cluster's worker (`cluster`), against a
+gradebook of its own (`transfer.private_gradebook`): the process that forked it writes the
+student's graded rows into the course's gradebook, in one transaction.
 """
 import ctypes
 import logging
@@ -18,11 +20,12 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
 from ..confinement.sandbox import THREAD_LIMITS
-from ..course import error_line
+from ..course import Course, error_line
 from ..status import Status, failed
 from ..steps import intake
 from ..steps.autograde import write_record, write_survey
 from ..steps.execution import kill_kernels
+from . import transfer
 from .outcome import outcome
 
 
@@ -50,9 +53,22 @@ def grade_submission(course, student, staging, config=None):
     return dict(result, seconds=round(time.perf_counter() - started, 1))
 
 
+def grade_apart(course, student, template, shipped, config=None):
+    """Grade `student`'s submission against a gradebook of its own, made from `template` and the
+    student's `shipped` rows of the course's gradebook (see `transfer`): (the outcome, the graded
+    rows to write into the course's gradebook, None when nothing could be graded)."""
+    with transfer.private_gradebook(template, course.assignment, student, shipped) as db_url:
+        apart = Course(course.root, course.assignment, db_url=db_url)
+        entry = grade_submission(apart, student, course.root / "grading" / "intake", config)
+        if entry["status"] == Status.FAILED:
+            return entry, None
+        return entry, transfer.graded_rows(db_url, course.assignment, student, shipped)
+
+
 def _converter(course, student, staging, notebook, extra=None):
     config = course.config()
     config.merge(Config(extra or {}))
+    config.CourseDirectory.db_url = course.db_url  # the course's, or the grading's own
     config.CourseDirectory.submitted_directory = str(staging.relative_to(course.root))
     config.CourseDirectory.assignment_id = course.assignment
     config.CourseDirectory.student_id = student
@@ -64,20 +80,21 @@ def _converter(course, student, staging, notebook, extra=None):
 
 
 class Grading:
-    """One submission graded in a process forked for it (`grading_process`), by the local batch
-    and by a cluster's worker alike: whatever the submission does dies with that process, which
-    dies with the process that forked it. `connection` is ready (for `multiprocessing.connection.
-    wait`) once the grading is over."""
+    """One submission graded in a process forked for it (`grading_process`, see `grade_apart`),
+    by the local batch and by a cluster's worker alike: whatever the submission does dies with
+    that process, which dies with the process that forked it. `connection` is ready (for
+    `multiprocessing.connection.wait`) once the grading is over."""
 
-    def __init__(self, course, student, config):
+    def __init__(self, course, student, config, template, shipped):
         self.student = student
+        self.shipped = shipped  # the rows the grading starts from
         self.connection, sender = multiprocessing.Pipe(duplex=False)
         self._pid = os.fork()
         if self._pid == 0:  # the child: it never returns into the caller's code
             try:
                 self.connection.close()
                 _die_with_parent()
-                grading_process(course, student, config, sender)  # ends with os._exit
+                grading_process(course, student, config, template, shipped, sender)  # os._exit
             finally:
                 os._exit(1)
         sender.close()
@@ -87,15 +104,18 @@ class Grading:
         os.kill(self._pid, signal.SIGTERM)
 
     def result(self):
-        """Wait for the process: the student's outcome, or why there is none."""
+        """Wait for the process: (the student's outcome, or why there is none; the graded rows,
+        or None)."""
         try:
-            entry = self.connection.recv()
+            entry, rows = self.connection.recv()
         except EOFError:
-            entry = None
+            entry, rows = None, None
         finally:
             self.connection.close()
             code = os.waitstatus_to_exitcode(os.waitpid(self._pid, 0)[1])
-        return entry or failed([f"the grading process ended without a result (exit code {code})"])
+        if entry is None:
+            return failed([f"the grading process ended without a result (exit code {code})"]), None
+        return entry, rows
 
 
 def _die_with_parent():
@@ -105,9 +125,9 @@ def _die_with_parent():
         os._exit(1)
 
 
-def grading_process(course, student, config, sender):
-    """The body of a process forked to grade one submission: its output goes to the student's
-    log, its outcome through `sender`; it never returns."""
+def grading_process(course, student, config, template, shipped, sender):
+    """The body of a process forked to grade one submission (`grade_apart`): its output goes to
+    the student's log, its outcome and graded rows through `sender`; it never returns."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides what Ctrl-C means
     signal.signal(signal.SIGTERM, lambda *_: (kill_kernels(), os._exit(1)))
     log = course.root / "grading" / "logs" / f"{student}.log"
@@ -116,13 +136,14 @@ def grading_process(course, student, config, sender):
         os.dup2(handle.fileno(), 1)
         os.dup2(handle.fileno(), 2)
     logging.basicConfig(level=logging.WARNING, format="[%(levelname)s] %(message)s")
+    rows = None
     try:
-        entry = grade_submission(course, student, course.root / "grading" / "intake", config)
+        entry, rows = grade_apart(course, student, template, shipped, config)
     except BaseException as error:  # anything: the batch must go on
         entry = failed([f"grader error: {error!r}"])
     finally:
         kill_kernels()
-    sender.send({k: v for k, v in entry.items() if k != "auto"})
+    sender.send(({k: v for k, v in entry.items() if k != "auto"}, rows))
     sender.close()
     os._exit(0)  # skip the parent's atexit handlers, inherited by fork
 

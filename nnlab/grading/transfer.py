@@ -1,11 +1,17 @@
-"""What travels between the TA's course and a cluster worker, which share nothing but the network:
-files as {relative path: bytes}, the assignment's definition (a gradebook to grade against) and one
-student's rows of the gradebook (scores, comments, flags, review history).
+"""What travels between the TA's course and a grading, which works on a gradebook of its own
+(`private_gradebook`), whether forked on this machine or run by a cluster worker that shares
+nothing but the network: files as {relative path: bytes}, a gradebook holding only the assignment
+(`assignment_gradebook`) and one student's rows of the gradebook (scores, comments, flags, review
+history), shipped to the grading and brought back graded.
 
+So the course's gradebook is written by one process, the batch's, once per submission: graders at
+once never wait on each other's writes, and a grading that dies leaves nothing half-written.
 Rows are written through nbgrader's Gradebook API. Its methods commit after every change;
 `one_transaction` turns those commits into flushes, so that a student's rows are committed together
 or not at all (a crash leaves the old grades or the new ones, never a mix).
 """
+import shutil
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -91,6 +97,46 @@ def create_assignment(db_url, definition):
                     getattr(gradebook, method)(cell["name"], notebook["name"], name, **fields)
 
 
+def assignment_gradebook(gradebook, assignment):
+    """The bytes of a new SQLite gradebook holding only `assignment` as `gradebook` has it: what
+    each grading starts its own gradebook from."""
+    definition = assignment_definition(gradebook, assignment)
+    with tempfile.TemporaryDirectory(prefix="nnlab-template-") as folder:
+        create_assignment(f"sqlite:///{folder}/gradebook.db", definition)
+        return (Path(folder) / "gradebook.db").read_bytes()
+
+
+@contextmanager
+def private_gradebook(template, assignment, student, rows):
+    """The URL of a gradebook of the grading's own, for the block: made from `template` (see
+    `assignment_gradebook`), with the student's `rows` from the course's gradebook (earlier manual
+    grades, extension, review history) written in; removed afterwards."""
+    from nbgrader.api import Gradebook
+
+    folder = Path(tempfile.mkdtemp(prefix="nnlab-gradebook-"))
+    try:
+        (folder / "gradebook.db").write_bytes(template)
+        url = f"sqlite:///{folder / 'gradebook.db'}"
+        if rows:
+            with Gradebook(url) as gradebook:
+                write_student_rows(gradebook, assignment, student, rows)
+        yield url
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def graded_rows(db_url, assignment, student, shipped):
+    """The student's rows after grading in the gradebook at `db_url`, where `shipped` (or None) was
+    written before: its review history only as far as the grading added to it."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gradebook:
+        graded = student_rows(gradebook, assignment, student)
+    if graded and shipped:
+        graded["reviews"] = graded["reviews"][len(shipped["reviews"]):]
+    return graded
+
+
 def _stamp(db_url, version):
     """Give the new database the course gradebook's schema version before nbgrader opens it:
     nbgrader then takes it as existing and creates its tables without running alembic in a
@@ -121,28 +167,41 @@ def student_rows(gradebook, assignment, student):
             "reviews": review.history(gradebook, assignment, student)}
 
 
-def write_student_rows(gradebook, assignment, student, rows):
+def shipped_rows(gradebook, assignment, student):
+    """`student_rows`, read in a transaction ended at once: an open read would keep SQLite's
+    write-ahead log from being checkpointed, or lock writers out of a gradebook without one."""
+    review.ensure_table(gradebook)  # first, whether the student was graded or not: see below
+    try:
+        return student_rows(gradebook, assignment, student)
+    finally:
+        gradebook.db.rollback()
+
+
+def write_student_rows(gradebook, assignment, student, rows, before=None):
     """Write what `student_rows` read (its review rows are appended to the history), in one
-    transaction."""
+    transaction. With `before`, the rows the grading started from, only what the grading changed is
+    written: a TA's grade or comment given meanwhile in formgrader stays."""
     review.ensure_table(gradebook)  # its own connection: SQLite would lock it out of the transaction
     with one_transaction(gradebook):
         gradebook.update_or_create_student(student)
-        fields = {k: rows[k] for k in ("timestamp", "extension") if rows[k] is not None}
+        fields = {k: rows[k] for k in ("timestamp", "extension")
+                  if rows[k] is not None and rows[k] != (before or {}).get(k)}
         with gradebook.db.no_autoflush:  # nbgrader builds the new rows before adding them
             submission = gradebook.update_or_create_submission(assignment, student, **fields)
         for notebook in submission.notebooks:
             saved = rows["notebooks"].get(notebook.name)
             if saved is None:
                 continue
-            notebook.flagged = saved["flagged"]
-            notebook.late_submission_penalty = saved["late_submission_penalty"]
-            for grade in notebook.grades:
-                _assign(grade, saved["grades"].get(grade.name, {}))
-            for comment in notebook.comments:
-                _assign(comment, saved["comments"].get(comment.name, {}))
+            earlier = ((before or {}).get("notebooks") or {}).get(notebook.name) or {}
+            _assign(notebook, {k: saved[k] for k in ("flagged", "late_submission_penalty")}, earlier)
+            for kind, found in (("grades", notebook.grades), ("comments", notebook.comments)):
+                for row in found:
+                    _assign(row, saved[kind].get(row.name, {}), earlier.get(kind, {}).get(row.name, {}))
         review.add_rows(gradebook, rows["reviews"])
 
 
-def _assign(row, values):
+def _assign(row, values, earlier):
+    """Set the fields of `values` that differ from `earlier` (the values the grading started from)."""
     for field, value in values.items():
-        setattr(row, field, value)
+        if field not in earlier or earlier[field] != value:
+            setattr(row, field, value)

@@ -2,7 +2,7 @@
 listener that keeps penalties computed from the current total."""
 import math
 
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.utils import parse_utc
 from traitlets import Float, Unicode
@@ -27,11 +27,10 @@ class Deadline(Configurable):
 
 
 def apply_due_date(course):
-    """Store the configured due date on the assignment in the gradebook, where nbgrader's
-    autograde reads it."""
-    due = Deadline(config=course.config()).due
+    """Store the configured due date (none if "") on the assignment in the gradebook, where
+    nbgrader's autograde reads it."""
     with Gradebook(course.db_url) as gradebook:
-        gradebook.update_or_create_assignment(course.assignment, duedate=due or None)
+        _store_due_date(gradebook, course.assignment, Deadline(config=course.config()).due)
 
 
 def keep_due_date(config, db_url, assignment):
@@ -39,11 +38,19 @@ def keep_due_date(config, db_url, assignment):
     course's first grading step does this at every door, so that a course run from formgrader's
     buttons alone charges the late policy as `nnlab grade` does."""
     due = Deadline(config=config).due
-    if not due:
-        return
-    with Gradebook(db_url) as gradebook:
-        if gradebook.find_assignment(assignment).duedate != parse_utc(due):
-            gradebook.update_or_create_assignment(assignment, duedate=due)
+    if due:
+        with Gradebook(db_url) as gradebook:
+            _store_due_date(gradebook, assignment, due)
+
+
+def _store_due_date(gradebook, assignment, due):
+    """Write `due` ("" for none) only if the gradebook has another: a write is a transaction."""
+    try:
+        if gradebook.find_assignment(assignment).duedate == (parse_utc(due) if due else None):
+            return
+    except MissingEntry:
+        pass
+    gradebook.update_or_create_assignment(assignment, duedate=due or None)
 
 
 _plugin = None  # the course's late plugin, once keep_penalties_current registered the listener
