@@ -108,14 +108,15 @@ class GuardedExecute(Execute):
         """Execute in a scratch copy of the notebook's folder without its notebooks: the
         autograded notebooks there hold the hidden tests, which student code must not read."""
         folder = Path(resources["metadata"]["path"])
-        self._course_files = self._release_folder(resources) or folder
+        release = self._release_folder(resources)  # None: not inside an nbgrader grading
+        self._course_files = release or folder
         with tempfile.TemporaryDirectory(prefix="nnlab-work-") as scratch:
             os.chmod(scratch, 0o755)  # bwrap enters it before switching to the kernel's uid
             for entry in folder.iterdir():
                 if entry.suffix != ".ipynb":
                     copy = shutil.copytree if entry.is_dir() else shutil.copy2
                     copy(entry, Path(scratch) / entry.name)
-            if self.provided_runs and not self.full and self._course_files != folder:
+            if self.provided_runs and not self.full and release is not None:
                 self._place_provided_runs(Path(scratch))
             resources["metadata"]["path"] = scratch
             try:
