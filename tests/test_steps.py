@@ -81,3 +81,53 @@ def test_the_survey_grading_recorded_is_read_back_only_while_nothing_changed(tmp
         assert read_survey(tmp_path, "s1", survey_key(release, submission), submission) == (None, True)
         assert survey_key(release, submission) != before
     assert read_survey(tmp_path, "s2", survey_key(release, submission), submission) == (None, False)  # never graded
+
+
+def test_a_link_in_a_submission_is_never_read_and_a_linked_notebook_is_graded_as_missing(tmp_path):
+    """Links are left out of every submission (a cluster's transfer leaves them out, and one may
+    name any file of the grader's machine, or a pipe that never ends): the survey lists them as
+    not used, without reading them, and stages none; nbgrader's own doors, which read a linked
+    notebook, grade the release in its place, as `nnlab grade` grades it missing."""
+    import os
+    import signal
+
+    import nbformat
+
+    from nnlab.steps.autograde import IntakeRepairs
+    from nnlab.steps.intake import LINK, stage, survey
+
+    release, submission = tmp_path / "release" / "a1", tmp_path / "submitted" / "s1" / "a1"
+    for folder in (release, submission, tmp_path / "elsewhere"):
+        folder.mkdir(parents=True)
+    provided = new_code_cell("x = 'the course'", metadata={"nbgrader": {
+        "grade": False, "solution": False, "locked": True, "grade_id": "p1", "schema_version": 3}})
+    nbformat.write(new_notebook(cells=[provided]), release / "nb.ipynb")
+    (release / "data.txt").write_text("the course's data")
+    nbformat.write(new_notebook(cells=[new_code_cell("x = 'a classmate'")]), tmp_path / "elsewhere" / "nb.ipynb")
+    (tmp_path / "elsewhere" / "timestamp.txt").write_text("2026-12-01 10:00:00.000000 UTC")
+    os.mkfifo(tmp_path / "elsewhere" / "pipe")  # reading it would wait for ever
+    for name, target in (("nb.ipynb", "nb.ipynb"), ("timestamp.txt", "timestamp.txt"), ("data.txt", "pipe")):
+        (submission / name).symlink_to(tmp_path / "elsewhere" / target)
+
+    def hung(*_):
+        raise TimeoutError("a link was read")
+
+    signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        found = survey(release, submission)
+    finally:
+        signal.alarm(0)
+    assert found.notebooks == {} and found.problems == ["nb.ipynb: missing (its cells score 0)"]
+    assert not found.timestamp
+    assert found.notes == [f"files not used for grading: data.txt ({LINK}), nb.ipynb ({LINK}), "
+                           f"timestamp.txt ({LINK})"]
+    stage(found, submission, tmp_path / "staged")
+    assert list((tmp_path / "staged").iterdir()) == []
+
+    config = Config({"CourseDirectory": {"root": str(tmp_path)}})
+    resources = {"nbgrader": {"db_url": "sqlite://", "assignment": "a1", "notebook": "nb", "student": "s1"},
+                 "metadata": {"path": str(submission)}}
+    nb, _ = IntakeRepairs(config=config).preprocess(nbformat.read(submission / "nb.ipynb", as_version=4), resources)
+    assert [cell.source for cell in nb.cells] == [provided.source]
+    assert nb.metadata[KEY]["notes"] == [f"nb.ipynb: {LINK}; graded as the release (its cells score 0)"]

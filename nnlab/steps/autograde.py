@@ -22,6 +22,7 @@
 What the sanitizing steps found travels to the autograding pass in the notebook's metadata
 (`nnlab`), which the intake step resets first, so a student cannot plant it.
 """
+import copy
 import hashlib
 import json
 import os
@@ -40,7 +41,7 @@ from nbgrader.utils import is_solution
 from ..course import discard_feedback
 from ..status import Record, Status, notebook_verdict
 from . import review
-from .intake import KEY, SUBMITTED, SUBMITTED_OUTPUTS, Survey, is_provided, keep_experiment_outputs, \
+from .intake import KEY, LINK, SUBMITTED, SUBMITTED_OUTPUTS, Survey, is_provided, keep_experiment_outputs, \
     release_folder, repair, survey, survey_key
 from .late import keep_due_date
 from .tampering import scan, top_level_names
@@ -59,7 +60,11 @@ class IntakeRepairs(NbGraderPreprocessor):
         self._record_survey(resources["nbgrader"])
         reference = _release_notebook(self.config, resources)
         name = resources["nbgrader"]["notebook"]
-        nb.metadata[KEY] = {"notes": repair(nb, reference, f"{name}.ipynb"),
+        notes = []
+        if (Path(resources["metadata"]["path"]) / f"{name}.ipynb").is_symlink():  # nbgrader's doors
+            nb = copy.deepcopy(reference)  # graded as missing, as `nnlab grade` and the survey do
+            notes.append(f"{name}.ipynb: {LINK}; graded as the release (its cells score 0)")
+        nb.metadata[KEY] = {"notes": notes + repair(nb, reference, f"{name}.ipynb"),
                             "fingerprint": fingerprint(nb),
                             SUBMITTED_OUTPUTS: keep_experiment_outputs(nb, reference)}
         return nb, resources

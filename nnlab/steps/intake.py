@@ -38,6 +38,7 @@ SUBMITTED_OUTPUTS = "submitted_outputs"  # KEY's entry: {grade_id: outputs} of e
 KEPT_BYTES = 2_000_000  # of a cell's submitted outputs kept (its plots are what matters)
 SUBMITTED = "submitted"  # nbgrader's folder of submissions, which the class is shown from
 TIMESTAMP = "timestamp.txt"
+LINK = "a link, not a file: not used"  # a submission's links are never read (see `_is_file`)
 # Written by nbgrader's exchange at `submit`; `release_feedback` needs it next to the feedback.
 SECRET = "submission_secret.txt"
 
@@ -55,7 +56,7 @@ def survey(release, submission):
     """Compare a submission folder with the release folder of the assignment."""
     found = Survey()
     expected = {path.stem: path for path in sorted(release.glob("*.ipynb"))}
-    present = {path.stem: path for path in sorted(submission.glob("*.ipynb"))}
+    present = {path.stem: path for path in sorted(submission.glob("*.ipynb")) if not path.is_symlink()}
     strays = {name: path for name, path in present.items() if name not in expected}
     for name, release_path in expected.items():
         reference = nbformat.read(release_path, as_version=4)
@@ -72,8 +73,16 @@ def survey(release, submission):
     extra = sorted(p.name for p in strays.values()) + _extra_files(release, submission)
     if extra:
         found.notes.append(f"files not used for grading: {', '.join(extra)}")
-    found.timestamp = (submission / TIMESTAMP).is_file()
+    found.timestamp = _is_file(submission / TIMESTAMP)
     return found
+
+
+def _is_file(path):
+    """A file of the submission: a link is not one. Local grading, a cluster's transfer and the
+    submission's digest all leave links out, and a link may name any file of the grader's
+    machine, or one that never ends (/dev/zero)."""
+    return path.is_file() and not path.is_symlink()
+
 
 
 def stage(found, submission, destination):
@@ -85,7 +94,7 @@ def stage(found, submission, destination):
     for name, path in found.notebooks.items():
         shutil.copy2(path, destination / f"{name}.ipynb")
     for kept in (TIMESTAMP, SECRET):
-        if (submission / kept).is_file():
+        if _is_file(submission / kept):
             shutil.copy2(submission / kept, destination / kept)
 
 
@@ -93,7 +102,7 @@ def digest(folder):
     """A hash of every file's path and bytes under `folder` (caches, checkpoints and links left
     out, as a cluster's transfer leaves them out): it changes when the folder's content does."""
     hasher = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+    for path in sorted(p for p in folder.rglob("*") if _is_file(p)):
         relative = path.relative_to(folder)
         if not IGNORED & set(relative.parts):
             hasher.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
@@ -250,6 +259,9 @@ def _extra_files(release, submission):
     extra = []
     for path in sorted(submission.rglob("*")):
         relative = path.relative_to(submission)
+        if path.is_symlink() and not IGNORED & set(relative.parts):
+            extra.append(f"{relative} ({LINK})")
+            continue
         if (path.is_dir() or IGNORED & set(relative.parts) or path.suffix == ".ipynb"
                 and len(relative.parts) == 1 or str(relative) in (TIMESTAMP, SECRET)):
             continue
