@@ -111,8 +111,6 @@ def private_gradebook(template, assignment, student, rows):
     """The URL of a gradebook of the grading's own, for the block: made from `template` (see
     `assignment_gradebook`), with the student's `rows` from the course's gradebook (earlier manual
     grades, extension, review history) written in; removed afterwards."""
-    from nbgrader.api import Gradebook
-
     folder = Path(tempfile.mkdtemp(prefix="nnlab-gradebook-"))
     try:
         (folder / "gradebook.db").write_bytes(template)
@@ -128,8 +126,6 @@ def private_gradebook(template, assignment, student, rows):
 def graded_rows(db_url, assignment, student, shipped):
     """The student's rows after grading in the gradebook at `db_url`, where `shipped` (or None) was
     written before: its review history only as far as the grading added to it."""
-    from nbgrader.api import Gradebook
-
     with Gradebook(db_url) as gradebook:
         graded = student_rows(gradebook, assignment, student)
     if graded and shipped:
@@ -170,7 +166,7 @@ def student_rows(gradebook, assignment, student):
 def shipped_rows(gradebook, assignment, student):
     """`student_rows`, read in a transaction ended at once: an open read would keep SQLite's
     write-ahead log from being checkpointed, or lock writers out of a gradebook without one."""
-    review.ensure_table(gradebook)  # first, whether the student was graded or not: see below
+    review.ensure_table(gradebook)  # on a connection of its own, once, whether graded or not
     try:
         return student_rows(gradebook, assignment, student)
     finally:

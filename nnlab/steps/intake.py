@@ -84,7 +84,6 @@ def _is_file(path):
     return path.is_file() and not path.is_symlink()
 
 
-
 def stage(found, submission, destination):
     """Copy the notebooks to grade, under their proper names, and the submission's timestamp and
     exchange secret into `destination`."""
