@@ -77,7 +77,7 @@ def nnlab_grade(course, jobs, sandbox=True, user=None, full=False):
 def graded(course, seconds):
     """`seconds`, once sure that every submission was graded in full (a grading that failed
     quickly would flatter the time)."""
-    from nnlab.results.export import class_rows
+    from nnlab.grading.outcome import class_rows
 
     broken = {r["student"]: r["reasons"] for r in class_rows(course)
               if r["status"] in ("failed", "incomplete", "interrupted")}

@@ -34,7 +34,7 @@ from nnlab.authoring.demo import limits, make_class, manifest
 from nnlab.authoring.fill import TIMESTAMP_FORMAT, fill
 from nnlab.authoring.release import build
 from nnlab.steps.execution import GuardedExecute
-from nnlab.results.export import class_rows
+from nnlab.grading.outcome import class_rows
 
 REPO = Path(__file__).resolve().parents[1]
 # The course's own code (labkit), importable by the tests of it, as from the students' folder

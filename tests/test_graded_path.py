@@ -18,7 +18,7 @@ from nnlab.grading.batch import grade_class
 from nnlab.steps import provided
 from nnlab.steps.execution import NOT_RE_RUN
 from nnlab.steps.intake import KEPT_BYTES, KEY, SUBMITTED_OUTPUTS, keep_experiment_outputs
-from nnlab.results.export import class_rows
+from nnlab.grading.outcome import class_rows
 
 from conftest import course_cell, executed_in_memory, released_copy
 from labkit import network, runs

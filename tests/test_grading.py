@@ -14,7 +14,7 @@ import pytest
 from nnlab.course import CourseError
 from nnlab.authoring.demo import earned, limits, lost_cells, make_class, manifest, mismatches
 from nnlab.grading.batch import grade_class
-from nnlab.results.export import class_rows
+from nnlab.grading.outcome import class_rows
 from nnlab import notebooks
 from nnlab.authoring.fill import fill
 

@@ -10,6 +10,8 @@ still running, interrupted, or a worker that crashed).
 The student's status is the worst of them (`status.worst`). A notebook whose autograded copy was
 written by a grading without the course's steps is said to be so.
 """
+from contextlib import contextmanager
+
 from nbgrader.api import Gradebook, MissingEntry
 
 from ..status import UNGRADED, Outcome, Status, worst
@@ -30,38 +32,56 @@ def submitted_students(course):
     return sorted(p.parent.name for p in folder.glob(f"*/{course.assignment}") if p.is_dir())
 
 
-def class_students(course):
-    """Everyone the class view shows: a submission, a ledger entry or a gradebook submission."""
-    rows = set()
-    if course.has_gradebook():
-        with Gradebook(course.db_url) as gradebook:
-            try:
-                rows = {s.student.id for s in gradebook.find_assignment(course.assignment).submissions}
-            except MissingEntry:
-                pass
+def class_students(course, gradebook=None):
+    """Everyone the class view shows: a submission, a ledger entry or a gradebook submission
+    (read in `gradebook` if given, an open one of the course's)."""
+    with _opened(course, gradebook) as gradebook:
+        try:
+            rows = {s.student.id for s in gradebook.find_assignment(course.assignment).submissions} \
+                if gradebook else set()
+        except MissingEntry:
+            rows = set()
     return sorted(set(submitted_students(course)) | set(Ledger(course).entries) | rows)
+
+
+def class_rows(course):
+    """The outcome of everyone the class view shows, sorted by id, the gradebook opened once."""
+    ledger = Ledger(course)
+    with _opened(course) as gradebook:
+        return [outcome(course, student, ledger, gradebook)
+                for student in class_students(course, gradebook)]
 
 
 def graded_students(course):
     """Students whose outcome is a grading of their submission."""
-    return [s for s in class_students(course) if outcome(course, s)["status"] not in UNGRADED]
+    return [row["student"] for row in class_rows(course) if row["status"] not in UNGRADED]
 
 
-def outcome(course, student, ledger=None) -> Outcome:
-    """The student's `Outcome` (see `status.Outcome` and the module docstring)."""
+def outcome(course, student, ledger=None, gradebook=None) -> Outcome:
+    """The student's `Outcome` (see `status.Outcome` and the module docstring); `gradebook`: the
+    course's, if already open."""
     entry = (ledger if ledger is not None else Ledger(course)).get(student) or {}
     row = {"student": student, "status": Status.NOT_GRADED, "reasons": [], "scores": None, "auto": {},
            "held": {}, "late_penalty": 0.0, "total": None, "max": None, "sandbox": None,
            "confinement": ""}
     if entry.get("status") in (Status.RUNNING, Status.INTERRUPTED, Status.FAILED):  # the last batch says it all
         return dict(row, status=Status(entry["status"]), reasons=entry.get("reasons", []))
-    graded = False
-    if course.has_gradebook():
-        with Gradebook(course.db_url) as gradebook:
-            graded = _gradebook_part(gradebook, course, student, row)
+    with _opened(course, gradebook) as gradebook:
+        graded = gradebook is not None and _gradebook_part(gradebook, course, student, row)
     if not graded:
         return dict(row, reasons=["not graded yet: run nnlab grade"])
     return _status_part(course, student, row)
+
+
+@contextmanager
+def _opened(course, gradebook=None):
+    """`gradebook` if given, else the course's opened for the block; None when there is none
+    (opening would create an empty one)."""
+    if gradebook is not None or not course.has_gradebook():
+        yield gradebook
+        return
+    with Gradebook(course.db_url) as gradebook:
+        yield gradebook
 
 
 def _gradebook_part(gradebook, course, student, row):

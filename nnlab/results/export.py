@@ -5,8 +5,7 @@ import csv
 import nbformat
 from nbgrader.utils import is_grade, is_task
 
-from ..grading.ledger import Ledger
-from ..grading.outcome import class_students, outcome
+from ..grading.outcome import class_rows
 
 HELD = "held"  # what the CSV shows for points held for review, instead of a number
 
@@ -18,13 +17,6 @@ def graded_cells(course, tests_only=False):
             for cell in nbformat.read(path, as_version=4).cells
             if (is_grade(cell) and cell.cell_type == "code")
             or ((is_grade(cell) or is_task(cell)) and not tests_only)}
-
-
-def class_rows(course):
-    """The outcome of every student with a submission, a ledger entry or a gradebook row,
-    sorted by id."""
-    ledger = Ledger(course)
-    return [outcome(course, student, ledger) for student in class_students(course)]
 
 
 def write_csv(course, path):

@@ -9,8 +9,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (after choosing the file-only backend)
 
 from ..course import counted  # noqa: E402
+from ..grading.outcome import class_rows  # noqa: E402
 from ..status import UNGRADED, Status  # noqa: E402
-from .export import class_rows, graded_cells  # noqa: E402
+from .export import graded_cells  # noqa: E402
 from .similarity import NEVER_A_GRADE, read_summary  # noqa: E402
 
 
