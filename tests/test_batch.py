@@ -270,7 +270,7 @@ class GradebookUse:
                 log.write(f"{os.getpid()}\n")
 
     def _connected(self, connection, _record):
-        if connection.execute("PRAGMA database_list").fetchone()[2] == self.path:
+        if os.path.realpath(connection.execute("PRAGMA database_list").fetchone()[2]) == self.path:
             connection.set_trace_callback(self._statement)
 
     def _statement(self, sql):

@@ -1,6 +1,7 @@
-"""The course's last grading step (`autograde.RecordOutcome`) on a notebook built in memory, against a
-gradebook made by `transfer` (as nbgrader tests its preprocessors): it decides the notebook's
-verdict once, and the gradebook, the record and the TA's note all say the same."""
+"""The course's grading steps on notebooks and folders built in memory, as nbgrader tests its
+preprocessors. The last (`autograde.RecordOutcome`), against a gradebook made by `transfer`, decides
+the notebook's verdict once, and the gradebook, the record and the TA's note all say the same; the
+survey of a submission is recorded for the views and never reads a link."""
 from nbformat.v4 import new_code_cell, new_notebook
 from nbgrader.api import Gradebook
 from traitlets.config import Config
@@ -112,12 +113,13 @@ def test_a_link_in_a_submission_is_never_read_and_a_linked_notebook_is_graded_as
     def hung(*_):
         raise TimeoutError("a link was read")
 
-    signal.signal(signal.SIGALRM, hung)
+    previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(20)
     try:
         found = survey(release, submission)
     finally:
         signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     assert found.notebooks == {} and found.problems == ["nb.ipynb: missing (its cells score 0)"]
     assert not found.timestamp
     assert found.notes == [f"files not used for grading: data.txt ({LINK}), nb.ipynb ({LINK}), "
