@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook
 
 from ..course import Course, CourseError
 from ..steps.late import apply_due_date
@@ -43,7 +44,8 @@ def build(course: Course):
 def _generate(course):
     print(f"nbgrader generate_assignment {course.assignment} -> {course.folder('release')}")
     course.generate_release()
-    apply_due_date(course)
+    with Gradebook(course.db_url) as gradebook:
+        apply_due_date(course, gradebook)
     print(f"nbgrader generate_solution {course.assignment} -> {course.folder('solutions')}")
     course.generate_solutions()
 

@@ -47,7 +47,6 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
             check_sandbox()
         except SandboxUnavailable as error:
             raise CourseError(str(error)) from None
-    apply_due_date(course)
     ledger = Ledger(course)
     config = Config(config or {})
     config.GuardedExecute.sandbox = sandbox
@@ -61,17 +60,21 @@ def grade_class(course, students=None, jobs=None, force=False, config=None, sand
     if not todo:
         return {}
     results, report = {}, _reporter(out, len(todo))
-    try:
-        if address:
-            on_cluster.run(course, todo, keys, address, ledger, config, out, report, results)
-        else:
-            jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-            out(f"grading {counted(len(todo), 'submission')}, {jobs} at a time")
-            _run(course, todo, keys, jobs, ledger, config, report, results)
-    except KeyboardInterrupt:
-        out(f"\ninterrupted: {len(results)} graded, {len(todo) - len(results)} not graded "
-            f"(the next `nnlab grade` grades them)")
-        raise
+    # the batch's one opening of the course's gradebook: each grading works on its own
+    with Gradebook(course.db_url) as gradebook:
+        apply_due_date(course, gradebook)
+        try:
+            if address:
+                on_cluster.run(course, gradebook, todo, keys, address, ledger, config, out, report,
+                               results)
+            else:
+                jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+                out(f"grading {counted(len(todo), 'submission')}, {jobs} at a time")
+                _run(course, gradebook, todo, keys, jobs, ledger, config, report, results)
+        except KeyboardInterrupt:
+            out(f"\ninterrupted: {len(results)} graded, {len(todo) - len(results)} not graded "
+                f"(the next `nnlab grade` grades them)")
+            raise
     _summary(results, out)
     return results
 
@@ -92,39 +95,38 @@ def _check(course, students):
     return everyone
 
 
-def _run(course, todo, keys, jobs, ledger, config, report, results):
-    """Grade `todo` in forked processes, `jobs` at a time, into `results` ({student: entry});
-    `report(student, entry)` shows progress."""
+def _run(course, gradebook, todo, keys, jobs, ledger, config, report, results):
+    """Grade `todo` in forked processes, `jobs` at a time, into `results` ({student: entry}) and
+    the course's open `gradebook`; `report(student, entry)` shows progress."""
     queue, running = list(todo), {}
-    with Gradebook(course.db_url) as gradebook:
-        template = transfer.assignment_gradebook(gradebook, course.assignment)
-        try:
-            while queue or running:
-                while queue and len(running) < jobs:
-                    student = queue.pop(0)
-                    ledger.running(student, keys[student])
-                    grading = Grading(course, student, config, template,
-                                      transfer.shipped_rows(gradebook, course.assignment, student))
-                    running[grading.connection] = grading
-                for ready in wait(list(running)):
-                    grading = running.pop(ready)
-                    try:
-                        entry, rows = grading.result()
-                        if rows:
-                            transfer.write_student_rows(gradebook, course.assignment, grading.student,
-                                                        rows, before=grading.shipped)
-                    except KeyboardInterrupt:  # its rows are written whole or not at all
-                        ledger.interrupted(grading.student)
-                        raise
-                    ledger.finished(grading.student, entry, keys[grading.student])
-                    results[grading.student] = entry
-                    report(grading.student, entry)
-        except KeyboardInterrupt:
-            for grading in running.values():
-                grading.stop()
-                grading.result()
-                ledger.interrupted(grading.student)
-            raise
+    template = transfer.assignment_gradebook(gradebook, course.assignment)
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                student = queue.pop(0)
+                ledger.running(student, keys[student])
+                grading = Grading(course, student, config, template,
+                                  transfer.shipped_rows(gradebook, course.assignment, student))
+                running[grading.connection] = grading
+            for ready in wait(list(running)):
+                grading = running.pop(ready)
+                try:
+                    entry, rows = grading.result()
+                    if rows:
+                        transfer.write_student_rows(gradebook, course.assignment, grading.student,
+                                                    rows, before=grading.shipped)
+                except KeyboardInterrupt:  # its rows are written whole or not at all
+                    ledger.interrupted(grading.student)
+                    raise
+                ledger.finished(grading.student, entry, keys[grading.student])
+                results[grading.student] = entry
+                report(grading.student, entry)
+    except KeyboardInterrupt:
+        for grading in running.values():
+            grading.stop()
+            grading.result()
+            ledger.interrupted(grading.student)
+        raise
 
 
 def _reporter(out, total):

@@ -63,15 +63,16 @@ def scheduler_address(course, given=None):
     return given or Cluster(config=course.config()).scheduler or None
 
 
-def run(course, todo, keys, address, ledger, config, out, report, results):
-    """Grade `todo` on the cluster at `address` into `results` ({student: entry}), as a local
-    batch does; `report(student, entry)` shows progress."""
+def run(course, gradebook, todo, keys, address, ledger, config, out, report, results):
+    """Grade `todo` on the cluster at `address` into `results` ({student: entry}) and the course's
+    open `gradebook`, as a local batch does; `report(student, entry)` shows progress."""
     client = connect(address)
     try:
         slots = _usable_threads(client, config.GuardedExecute.sandbox, out)
         out(f"grading {counted(len(todo), 'submission')} on the Dask cluster at {address} "
             f"({slots} workers' threads)")
-        _grade_all(client, address, course, todo, keys, ledger, config, slots, report, results)
+        _grade_all(client, address, course, gradebook, todo, keys, ledger, config, slots, report,
+                   results)
     finally:
         if client.status != "running":  # the scheduler is gone: closing cuts the client's
             logging.getLogger("distributed.client").setLevel(logging.CRITICAL)  # retries, noisily
@@ -113,46 +114,45 @@ def _usable_threads(client, sandbox, out):
     return usable
 
 
-def _grade_all(client, address, course, todo, keys, ledger, config, slots, report, results):
+def _grade_all(client, address, course, gradebook, todo, keys, ledger, config, slots, report,
+               results):
     from distributed import as_completed
-    from nbgrader.api import Gradebook
 
     queue, futures = list(todo), {}
     restriction = {RESOURCE: 1} if config.GuardedExecute.sandbox else None
-    with Gradebook(course.db_url) as gradebook:
-        shared = client.scatter(_course_bundle(course, gradebook), broadcast=False)
-        pending = as_completed(loop=client.loop)
+    shared = client.scatter(_course_bundle(course, gradebook), broadcast=False)
+    pending = as_completed(loop=client.loop)
 
-        def submit_more():  # a bounded window: submissions are shipped as workers free up
-            while queue and len(futures) < 2 * slots:
-                student = queue.pop(0)
-                ledger.running(student, keys[student])
-                rows = transfer.shipped_rows(gradebook, course.assignment, student)
-                files = transfer.pack(course.root, [course.submission(student).relative_to(course.root)])
-                future = client.submit(grade_remote, shared, student, files, rows, config,
-                                       key=f"nnlab-grade-{student}-{time.time_ns()}", pure=False,
-                                       retries=1, resources=restriction)
-                futures[future] = student, rows
-                pending.add(future)
+    def submit_more():  # a bounded window: submissions are shipped as workers free up
+        while queue and len(futures) < 2 * slots:
+            student = queue.pop(0)
+            ledger.running(student, keys[student])
+            rows = transfer.shipped_rows(gradebook, course.assignment, student)
+            files = transfer.pack(course.root, [course.submission(student).relative_to(course.root)])
+            future = client.submit(grade_remote, shared, student, files, rows, config,
+                                   key=f"nnlab-grade-{student}-{time.time_ns()}", pure=False,
+                                   retries=1, resources=restriction)
+            futures[future] = student, rows
+            pending.add(future)
 
-        try:
+    try:
+        submit_more()
+        for future in pending:
+            student, shipped = futures[future]
+            entry = _collect(course, gradebook, student, shipped, future)
+            del futures[future]  # only now: a student whose results are not in is in flight
+            ledger.finished(student, entry, keys[student])
+            results[student] = entry
+            report(student, entry)
             submit_more()
-            for future in pending:
-                student, shipped = futures[future]
-                entry = _collect(course, gradebook, student, shipped, future)
-                del futures[future]  # only now: a student whose results are not in is in flight
-                ledger.finished(student, entry, keys[student])
-                results[student] = entry
-                report(student, entry)
-                submit_more()
-        except BaseException as error:
-            _stop(client, futures, ledger)
-            if isinstance(error, _SchedulerLost):
-                raise CourseError(f"lost the Dask scheduler at {address}: "
-                                  f"{len(results)} graded; "
-                                  f"the {len(futures) + len(queue)} others are not graded: run "
-                                  f"nnlab grade again") from None
-            raise
+    except BaseException as error:
+        _stop(client, futures, ledger)
+        if isinstance(error, _SchedulerLost):
+            raise CourseError(f"lost the Dask scheduler at {address}: "
+                              f"{len(results)} graded; "
+                              f"the {len(futures) + len(queue)} others are not graded: run "
+                              f"nnlab grade again") from None
+        raise
 
 
 class _SchedulerLost(Exception):

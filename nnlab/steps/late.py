@@ -26,11 +26,10 @@ class Deadline(Configurable):
     due = Unicode("", help="due date with its time zone, e.g. '2026-12-04 23:59 UTC'").tag(config=True)
 
 
-def apply_due_date(course):
-    """Store the configured due date (none if "") on the assignment in the gradebook, where
-    nbgrader's autograde reads it."""
-    with Gradebook(course.db_url) as gradebook:
-        _store_due_date(gradebook, course.assignment, Deadline(config=course.config()).due)
+def apply_due_date(course, gradebook):
+    """Store the configured due date (none if "") on the assignment in the course's open
+    `gradebook`, where nbgrader's autograde reads it."""
+    _store_due_date(gradebook, course.assignment, Deadline(config=course.config()).due)
 
 
 def keep_due_date(config, db_url, assignment):
