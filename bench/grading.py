@@ -35,7 +35,7 @@ from nnlab.authoring.demo import DEMO
 from nnlab.authoring.fill import fill
 from nnlab.authoring.release import build
 from nnlab.course import Course
-from nnlab.confinement.sandbox import THREAD_LIMITS
+from nnlab import THREAD_LIMITS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -325,7 +325,7 @@ def test_a_new_grading_rule_makes_every_submission_stale(tmp_path, monkeypatch):
     with open(package / "steps" / "feedback.py", "a") as handle:
         handle.write("\n# a new feedback page\n")
     assert course_key(course) == before
-    for rule in ("steps/late.py", "confinement/kernelclock.py", "grading/outcome.py", "status.py"):
+    for rule in ("steps/late.py", "confinement/kernelclock.py", "grading/outcome.py", "status.py", "__init__.py"):
         with open(package / rule, "a") as handle:
             handle.write("\n# a new rule\n")
         assert course_key(course) != before, rule

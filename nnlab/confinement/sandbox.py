@@ -53,6 +53,7 @@ import time
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, List, TraitError, Unicode, validate
 
+from .. import THREAD_LIMITS
 from . import cgroups
 from .kernelclock import process_tree
 
@@ -64,8 +65,6 @@ CONNECTION_FILE = "kernel.json"
 TRIAL_UID = 65534  # nobody: runs check_sandbox's trial as root, never counted against a kernel
 NO_SANDBOX = "or run with --no-sandbox to grade unconfined"
 WATCH_SECONDS = 0.5  # how often a kernel's CPU time and limit counters are read
-# one thread per math library: a kernel is one grading's share of the machine
-THREAD_LIMITS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 CPU_BACKSTOP = 30  # with a control group, each process's own CPU limit is this much later
 
 

@@ -72,7 +72,7 @@ GRADING_SECTIONS = ("Autograde", "Execute", "GuardedExecute", "SandboxedKernelMa
 # The package's code that decides a grade (the course's steps and what they use, the judge, what
 # a grading's events mean): a new grading rule regrades the class. Feedback's steps decide none.
 PACKAGE = Path(__file__).resolve().parents[1]
-GRADING_CODE = ("steps", "confinement", "judge", "grading", "status.py")
+GRADING_CODE = ("__init__.py", "steps", "confinement", "judge", "grading", "status.py")
 NOT_GRADING_CODE = ("steps/feedback.py",)
 
 

@@ -19,7 +19,7 @@ from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
-from ..confinement.sandbox import THREAD_LIMITS
+from .. import THREAD_LIMITS
 from ..course import Course, error_line
 from ..status import Status, failed
 from ..steps import intake

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .. import THREAD_LIMITS
 from ..notebooks import parse_cell
 from . import channel
 
@@ -86,8 +87,7 @@ class Judge:
         """A judge whose course code (`labkit`) comes from `course_folder`; it imports that code
         while the grader goes on (see `process.main`)."""
         path = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
-        environment = dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg", OMP_NUM_THREADS="1",
-                           OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        environment = dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg", **THREAD_LIMITS)
         # a plain Popen, bound to no event loop (nbclient runs each cell in a loop of its own
         # choosing); its stderr is the grader's, which is the grading log
         process = subprocess.Popen([sys.executable, "-m", "nnlab.judge.process", str(course_folder)],
