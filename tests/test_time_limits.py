@@ -3,6 +3,7 @@ time a busy machine kept it waiting: small notebooks run by GuardedExecute, with
 hogs on every core."""
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from nnlab.steps.execution import GuardedExecute
 from nnlab.confinement.kernelclock import KernelClock
 from nnlab.status import BUSY_EVENT
 
-from conftest import HOGS_PER_CORE, CpuHogs
+from conftest import HOGS_PER_CORE, CpuHogs, course_cell
 
 # Busy work of about this many CPU seconds, whatever the machine's speed.
 WORK = "import time\nstart = time.process_time()\nwhile time.process_time() - start < {}:\n    pass\nprint('done')"
@@ -167,3 +168,29 @@ def test_the_clock_counts_cpu_of_every_process_and_sleep(tmp_path):
         time.sleep(0.05)
     assert 1.8 < clock.cpu < 3  # the process and its child, one second each
     assert clock.own > clock.cpu + 0.7  # the second of sleep
+
+
+def test_a_test_cell_stuck_past_the_wall_clock_backstop_is_the_machines_doing(tmp_path):
+    """A test cell runs in the judge: while it waits there, neither the kernel's own time nor
+    nbclient's timeout moves. The cell's wall-clock backstop stops it all the same (as the
+    machine's doing, graded again once, then busy), where the grading waited for ever."""
+    nb = new_notebook(cells=[course_cell("import time\ntime.sleep(3600)", "stuck", points=1),
+                             new_code_cell("print('after')")])
+    guarded = GuardedExecute(config=Config({"GuardedExecute": {"sandbox": False, "wall_factor": 0.1}}),
+                             timeout=20)  # backstops: 3 s a cell, 60 s the notebook
+    started = time.monotonic()
+
+    def waited_for_ever(*_):
+        raise TimeoutError("the grading waited for the stuck test")
+
+    previous = signal.signal(signal.SIGALRM, waited_for_ever)
+    signal.alarm(120)
+    try:
+        nb, _ = guarded.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - started < 60
+    assert [(event["kind"], event["cell"]) for event in guarded.events] == [(BUSY_EVENT, "stuck")]
+    assert "machine busy: stopped by the cell's wall-clock backstop" in guarded.events[0]["message"]
+    assert [out["ename"] for out in nb.cells[1].outputs] == ["NotRun"]

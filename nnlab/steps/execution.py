@@ -213,8 +213,11 @@ class GuardedExecute(Execute):
             self._clock.pause()
         watch = asyncio.ensure_future(self._watch_cell(limit))
         try:
-            if judged:
-                await self._judged(cell, cell_index)
+            if judged:  # nbclient's timeout does not reach the judge: the backstop is ours
+                try:
+                    await asyncio.wait_for(self._judged(cell, cell_index), self._get_timeout(cell))
+                except asyncio.TimeoutError:
+                    raise CellTimeoutError("the test met its wall-clock backstop") from None
             else:
                 await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
@@ -224,7 +227,7 @@ class GuardedExecute(Execute):
                 self._stop(cell, cell_index, "died", self._limit_message(deadly=True) or "the kernel "
                            "died while running this cell (os._exit, a crash, or a resource limit)")
             return cell
-        except CellTimeoutError:  # the backstop's interrupt went unanswered
+        except CellTimeoutError:  # the backstop's interrupt went unanswered, or a test outlived it
             # before the kernel spent interrupt_grace of its own time after an interrupt (which
             # would have made it deaf, above): the machine kept it from answering
             await self._kill_kernel()
